@@ -1,0 +1,140 @@
+"""The server matrix, read from compose.yaml: the one place it is defined.
+
+Every Compose service labelled ``lab.role: server`` is a server under test.
+Locust's target dropdown, the tests and the native launcher all come here, so
+a server added to compose.yaml appears everywhere at once.
+
+Compose interpolates ``${VAR:-default}`` in compose.yaml from the caller's
+environment; :func:`interpolate` does the same for the native launcher, so a
+knob such as ``LAB_GUNICORN_SYNC_WORKERS=8`` means the same in both places.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+COMPOSE_FILE = Path(os.environ.get("LAB_COMPOSE_FILE", Path(__file__).resolve().parent.parent / "compose.yaml"))
+
+#: The port every server listens on inside its container.
+CONTAINER_PORT = 8000
+
+# The subset of Compose's interpolation the lab uses: $$, ${VAR}, ${VAR:-default}, ${VAR-default}.
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+
+
+class MatrixError(Exception):
+    """compose.yaml is missing, unreadable or defines no server."""
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """Expand variables the way ``docker compose`` does."""
+
+    def expand(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        value = env.get(match["name"])
+        if match["op"] == ":-" and not value:
+            return match["default"]
+        if match["op"] == "-" and value is None:
+            return match["default"]
+        return value or ""
+
+    return _VARIABLE.sub(expand, text)
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server under test, as compose.yaml defines it."""
+
+    name: str
+    model: str
+    description: str
+    docs: str
+    command: str
+    published_port: int
+    slots_expression: str = "unbounded"
+
+    @property
+    def slot_factors(self) -> list[int] | None:
+        """``lab.slots`` with the current knobs, e.g. [4, 2] for 4 workers x 2 threads;
+        None where the server sets no bound (a thread per request)."""
+        text = interpolate(self.slots_expression, os.environ)
+        if text == "unbounded":
+            return None
+        return [int(factor) for factor in text.split("*")]
+
+    @property
+    def slots(self) -> int | None:
+        """Requests it can serve at once with the current knobs; None if unbounded."""
+        factors = self.slot_factors
+        return None if factors is None else math.prod(factors)
+
+    def argv(self, host: str, port: int, env: Mapping[str, str] | None = None) -> list[str]:
+        """The server's command, listening on ``host:port`` instead of the container's."""
+        env = dict(os.environ if env is None else env, LAB_LISTEN_HOST=host, LAB_LISTEN_PORT=str(port))
+        return shlex.split(interpolate(self.command, env))
+
+    @property
+    def compose_url(self) -> str:
+        """Where the server answers on the lab's Compose network."""
+        return f"http://{self.name}:{CONTAINER_PORT}"
+
+
+def _published_port(name: str, service: dict) -> int:
+    for mapping in service.get("ports", []):
+        parts = interpolate(str(mapping), os.environ).split(":")
+        if parts[-1] == str(CONTAINER_PORT):
+            return int(parts[-2])
+    raise MatrixError(f"service {name!r} publishes no port for its container port {CONTAINER_PORT}")
+
+
+def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
+    """Every service with label ``lab.role: <role>``, in the file's order."""
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise MatrixError(f"cannot read {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise MatrixError(f"{path} is not valid YAML: {error}") from error
+    services = (document or {}).get("services") or {}
+    servers = []
+    for name, service in services.items():
+        labels = service.get("labels") or {}
+        if labels.get("lab.role") != role:
+            continue
+        command = service.get("command")
+        if not isinstance(command, str):
+            raise MatrixError(f"service {name!r} in {path} needs its command as one string")
+        servers.append(
+            Server(
+                name=name,
+                model=labels.get("lab.model", ""),
+                description=labels.get("lab.description", ""),
+                docs=labels.get("lab.docs", ""),
+                command=command,
+                published_port=_published_port(name, service),
+                slots_expression=str(labels.get("lab.slots", "unbounded")),
+            )
+        )
+    if not servers:
+        raise MatrixError(f"{path} defines no service labelled 'lab.role: {role}'")
+    return servers
+
+
+def names(path: Path = COMPOSE_FILE) -> list[str]:
+    return [server.name for server in load(path)]
+
+
+def get(name: str, path: Path = COMPOSE_FILE) -> Server:
+    for server in load(path):
+        if server.name == name:
+            return server
+    raise MatrixError(f"no server named {name!r}; choose from {', '.join(names(path))}")

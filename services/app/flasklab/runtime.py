@@ -1,0 +1,127 @@
+"""What is serving this request: the server, its concurrency model, and load.
+
+``/whoami`` reports what the running process actually is, detected at run
+time rather than read from configuration, so a misconfigured server (say,
+uWSGI in gevent mode without monkey patching) shows up as what it really is.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_in_flight = 0
+
+
+def _enter() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight += 1
+
+
+def _leave(_error: BaseException | None = None) -> None:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
+
+
+def in_flight() -> int:
+    """Requests this process is serving right now, this one included."""
+    return _in_flight
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_enter)
+    app.teardown_request(_leave)
+
+
+def patched_by() -> str | None:
+    """The library that monkey-patched this process's sockets, if any."""
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            return "gevent"
+    if "eventlet" in sys.modules:
+        from eventlet import patcher
+
+        if patcher.is_monkey_patched("socket"):
+            return "eventlet"
+    return None
+
+
+def call_in_os_thread(function: Callable[..., T], *args: Any) -> T:
+    """Call ``function`` in a real OS thread and wait for it cooperatively.
+
+    Only for monkey-patched processes: there every greenlet shares one OS
+    thread, and asyncio allows one running event loop per OS thread.
+    """
+    if patched_by() == "gevent":
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(function, args)
+    from eventlet import tpool
+
+    return tpool.execute(function, *args)
+
+
+def server_software(environ: dict[str, Any]) -> str:
+    """The server's name: uWSGI does not set SERVER_SOFTWARE, so ask it."""
+    if "uwsgi" in sys.modules:
+        import uwsgi  # type: ignore[import-not-found]
+
+        return f"uWSGI/{uwsgi.version.decode()}"
+    if "SERVER_SOFTWARE" not in environ and patched_by() == "eventlet":
+        import eventlet
+
+        return f"eventlet.wsgi/{eventlet.__version__}"
+    return str(environ.get("SERVER_SOFTWARE", "unknown"))
+
+
+def greenlet_name() -> str | None:
+    if "greenlet" not in sys.modules:
+        return None
+    import greenlet
+
+    current = greenlet.getcurrent()
+    return f"{type(current).__name__}-{id(current):x}"
+
+
+def model(environ: dict[str, Any]) -> str:
+    """The concurrency model in the vocabulary of compose.yaml's lab.model label."""
+    if patched_by():
+        unit = "greenlets"
+    elif environ.get("wsgi.multithread"):
+        unit = "threads"
+    else:
+        unit = "single"
+    if environ.get("wsgi.multiprocess"):
+        return "processes" if unit == "single" else f"processes+{unit}"
+    return unit
+
+
+def describe(environ: dict[str, Any]) -> dict[str, Any]:
+    thread = threading.current_thread()
+    return {
+        "hostname": socket.gethostname(),
+        "software": server_software(environ),
+        "model": model(environ),
+        "monkey_patched_by": patched_by(),
+        "multithread": bool(environ.get("wsgi.multithread")),
+        "multiprocess": bool(environ.get("wsgi.multiprocess")),
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "thread": thread.name,
+        "thread_id": threading.get_ident(),
+        "greenlet": greenlet_name(),
+        "in_flight": in_flight(),
+    }

@@ -1,0 +1,137 @@
+"""The endpoints: one per kind of workload a Flask app meets in production.
+
+=============  ==========================================================
+``/``          the baseline: almost no work per request
+``/json``      serialisation through ``jsonify``
+``/json-dumps`` the same bytes through ``json.dumps`` and ``response_class``
+``/io``        blocking I/O, stood in for by ``time.sleep``
+``/upstream``  real network I/O: an HTTP call to the lab's upstream service
+``/cpu``       pure-Python work that holds the GIL
+``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
+``/whoami``    which process, thread and greenlet served this request
+``/usage``     CPU seconds and memory of whatever is serving
+=============  ==========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+import urllib3
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from flasklab import runtime, usage
+from flasklab.errors import BadParameter
+
+bp = Blueprint("lab", __name__)
+
+PERSON = {"name": "John", "age": 30, "city": "New York"}
+
+# ASCII digits only: int() would also accept " 7", "+7", "7_0" and other scripts' digits.
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+# One pool per process. urllib3 talks through the socket module, so gevent
+# and eventlet monkey patching make it cooperative; block=False lets a burst
+# open extra connections instead of queueing behind the pool.
+_http = urllib3.PoolManager(maxsize=64, block=False, retries=False)
+
+
+def _ms(default: int) -> int:
+    """The ``ms`` query parameter, validated against the lab's cap."""
+    raw = request.args.get("ms")
+    if raw is None:
+        return default
+    cap = current_app.config["MAX_MS"]
+    if not _DIGITS.fullmatch(raw):
+        raise BadParameter("ms", f"must be a whole number of milliseconds from 0 to {cap}, not {raw[:40]!r}")
+    value = int(raw)
+    if value > cap:
+        raise BadParameter("ms", f"must be at most {cap}, not {value}")
+    return value
+
+
+@bp.get("/")
+def hello() -> Response:
+    return Response("Hello, World!", mimetype="text/plain")
+
+
+@bp.get("/json")
+def json_jsonify() -> Response:
+    return jsonify(PERSON)
+
+
+@bp.get("/json-dumps")
+def json_dumps() -> Response:
+    # The arguments jsonify uses by default outside debug mode (sorted keys,
+    # compact separators, trailing newline), so both endpoints send the same
+    # bytes and only the code path differs.
+    body = json.dumps(PERSON, sort_keys=True, separators=(",", ":")) + "\n"
+    return current_app.response_class(body, mimetype="application/json")
+
+
+@bp.get("/io")
+def io() -> Response:
+    ms = _ms(default=100)
+    time.sleep(ms / 1000)
+    return jsonify(slept_ms=ms)
+
+
+@bp.get("/upstream")
+def upstream() -> Any:
+    ms = _ms(default=100)
+    url = f"{current_app.config['UPSTREAM_URL']}/io?ms={ms}"
+    try:
+        reply = _http.request("GET", url, timeout=ms / 1000 + 10)
+    except urllib3.exceptions.HTTPError as error:
+        return jsonify(error="Bad Gateway", status=502, message=f"upstream unreachable: {error}"), 502
+    if reply.status != 200 or reply.json().get("slept_ms") != ms:
+        return jsonify(error="Bad Gateway", status=502, message=f"upstream answered {reply.status}"), 502
+    return jsonify(upstream_ms=ms)
+
+
+def _burn_cpu(ms: int) -> int:
+    """Do pure-Python work until this thread has used ``ms`` of CPU time.
+
+    The thread's CPU clock, unlike the wall clock, does not advance while
+    other threads hold the GIL, so each request does the same amount of work
+    however contended the process is.
+    """
+    deadline = time.thread_time() + ms / 1000
+    rounds = 0
+    total = 0
+    while time.thread_time() < deadline:
+        for i in range(1_000):  # many bytecodes per clock read
+            total += i * i
+        rounds += 1
+    return rounds
+
+
+@bp.get("/cpu")
+def cpu() -> Response:
+    ms = _ms(default=10)
+    started = time.thread_time()
+    rounds = _burn_cpu(ms)
+    return jsonify(ms=ms, cpu_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds)
+
+
+@bp.get("/async-io")
+async def async_io() -> Response:
+    # Under WSGI Flask runs this coroutine to completion in its own event
+    # loop; the worker's thread or greenlet waits for it the whole time.
+    ms = _ms(default=100)
+    await asyncio.sleep(ms / 1000)
+    return jsonify(slept_ms=ms)
+
+
+@bp.get("/whoami")
+def whoami() -> Response:
+    return jsonify(runtime.describe(request.environ))
+
+
+@bp.get("/usage")
+def usage_view() -> Response:
+    return jsonify(usage.usage(current_app.config["USAGE_SOURCE"]))

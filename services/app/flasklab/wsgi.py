@@ -1,0 +1,5 @@
+"""The WSGI entry point every server imports: ``flasklab.wsgi:app``."""
+
+from flasklab import create_app
+
+app = create_app()

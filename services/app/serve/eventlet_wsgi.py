@@ -1,0 +1,34 @@
+"""eventlet's own WSGI server: one process, a green thread per connection.
+
+    python -m serve.eventlet_wsgi --host 0.0.0.0 --port 8000
+
+Gunicorn 26 dropped its eventlet worker, so eventlet serves the app itself.
+"""
+
+import eventlet
+
+# First, before anything imports socket, time or threading.
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from eventlet import wsgi  # noqa: E402
+
+from flasklab.wsgi import app  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--connections", type=int, default=1000, help="green threads (connections) served at once")
+    args = parser.parse_args()
+    # The default SIGTERM action would do, but exiting through Python flushes logs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    wsgi.server(eventlet.listen((args.host, args.port)), app, max_size=args.connections)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Run a server's real command from compose.yaml on loopback, without Docker.
+
+    with native.serve(matrix.get("gunicorn-sync")) as url:
+        urllib.request.urlopen(url + "/")
+
+Each server starts in a session of its own, so that stopping it reaches every
+worker it forked and the app's /usage endpoint can sum its process group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import matrix
+
+APP_DIR = Path(__file__).resolve().parent.parent / "services" / "app"
+
+
+class ServerFailed(RuntimeError):
+    """The server exited or never answered; the message carries its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment(server: matrix.Server, upstream_url: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    # The server's command (gunicorn, uwsgi, flask, python) comes from this
+    # interpreter's environment, as it would from the image's.
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(APP_DIR)
+    if sys.prefix != sys.base_prefix:
+        env["VIRTUAL_ENV"] = sys.prefix  # uWSGI finds the virtualenv's packages through it
+    env["LAB_USAGE_SOURCE"] = "process"
+    if upstream_url:
+        env["LAB_UPSTREAM_URL"] = upstream_url
+    return env
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/", timeout=2) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen, grace: float) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with suppress(ProcessLookupError):
+        # Whatever is left of the group: workers that ignored SIGTERM.
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def serve(
+    server: matrix.Server,
+    *,
+    upstream_url: str | None = None,
+    startup_timeout: float = 30,
+    grace: float = 10,
+) -> Iterator[str]:
+    """Start ``server`` on a free loopback port; yield its base URL; stop it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = server.argv("127.0.0.1", port)
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=APP_DIR,
+            env=_environment(server, upstream_url),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while not _answers(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer"
+                    raise ServerFailed(f"{server.name} ({' '.join(argv)}) {state}:\n{log.read()[-3000:]}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            _stop(process, grace)

@@ -1,0 +1,194 @@
+"""Every endpoint and every bad input, through Flask's test client."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from flasklab import MAX_MS, create_app, usage
+
+PERSON = {"name": "John", "age": 30, "city": "New York"}
+MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io"]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """The app itself on a loopback port, standing in for the upstream service."""
+    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture()
+def app(upstream: str) -> Flask:
+    return create_app({"TESTING": True, "UPSTREAM_URL": upstream})
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_hello(client: FlaskClient) -> None:
+    reply = client.get("/")
+    assert reply.status_code == 200
+    assert reply.data == b"Hello, World!"
+    assert reply.mimetype == "text/plain"
+
+
+def test_json_and_json_dumps_send_the_same_bytes(client: FlaskClient) -> None:
+    by_jsonify = client.get("/json")
+    by_dumps = client.get("/json-dumps")
+    assert by_jsonify.json == PERSON
+    assert by_jsonify.data == by_dumps.data
+    assert by_jsonify.headers["Content-Type"] == by_dumps.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("path", "key"), [("/io", "slept_ms"), ("/async-io", "slept_ms"), ("/upstream", "upstream_ms")]
+)
+def test_waiting_endpoints_wait_as_asked(client: FlaskClient, path: str, key: str) -> None:
+    reply = client.get(f"{path}?ms=20")
+    assert reply.status_code == 200
+    assert reply.json == {key: 20}
+
+
+def test_io_defaults_to_100_ms(client: FlaskClient) -> None:
+    assert client.get("/io").json == {"slept_ms": 100}
+
+
+def test_cpu_burns_the_cpu_time_asked_for(client: FlaskClient) -> None:
+    reply = client.get("/cpu?ms=30")
+    assert reply.status_code == 200
+    body = reply.json
+    assert body["ms"] == 30
+    assert 30 <= body["cpu_ms"] < 200
+    assert body["rounds"] > 0
+
+
+def test_cpu_defaults_to_10_ms(client: FlaskClient) -> None:
+    assert client.get("/cpu").json["ms"] == 10
+
+
+def test_upstream_down_is_a_502_with_json(upstream: str) -> None:
+    client = create_app({"TESTING": True, "UPSTREAM_URL": "http://127.0.0.1:9"}).test_client()
+    reply = client.get("/upstream?ms=1")
+    assert reply.status_code == 502
+    assert "upstream unreachable" in reply.json["message"]
+
+
+def test_whoami_describes_this_process(client: FlaskClient) -> None:
+    import os
+
+    body = client.get("/whoami").json
+    assert body["pid"] == os.getpid()
+    assert body["in_flight"] == 1  # this request
+    assert body["model"] == "single"  # the test client is neither threaded nor forking
+    assert body["monkey_patched_by"] is None
+    assert {"software", "thread", "thread_id", "greenlet", "hostname"} <= body.keys()
+
+
+def test_in_flight_is_back_to_zero_after_errors(client: FlaskClient) -> None:
+    client.get("/io?ms=abc")
+    client.get("/nowhere")
+    assert client.get("/whoami").json["in_flight"] == 1
+
+
+def test_usage_outside_a_container_sums_the_process_group(client: FlaskClient) -> None:
+    body = client.get("/usage").json
+    assert body["source"] == "process group"
+    assert body["cpu_seconds"] > 0
+    assert body["memory_peak_bytes"] >= body["memory_bytes"] > 10 * 2**20
+    assert body["processes"] >= 1
+
+
+def test_usage_reads_cgroup_v2(tmp_path) -> None:
+    (tmp_path / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+    (tmp_path / "memory.current").write_text("1048576\n")
+    (tmp_path / "memory.peak").write_text("2097152\n")
+    assert usage.cgroup_usage(tmp_path) == {
+        "source": "cgroup v2",
+        "cpu_seconds": 2.5,
+        "memory_bytes": 1048576,
+        "memory_peak_bytes": 2097152,
+    }
+
+
+def test_usage_reads_cgroup_v1(tmp_path) -> None:
+    (tmp_path / "cpuacct").mkdir()
+    (tmp_path / "cpuacct" / "cpuacct.usage").write_text("1500000000\n")
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "memory.usage_in_bytes").write_text("4096\n")
+    (tmp_path / "memory" / "memory.max_usage_in_bytes").write_text("8192\n")
+    assert usage.cgroup_usage(tmp_path) == {
+        "source": "cgroup v1",
+        "cpu_seconds": 1.5,
+        "memory_bytes": 4096,
+        "memory_peak_bytes": 8192,
+    }
+
+
+def test_usage_without_a_cgroup_is_none(tmp_path) -> None:
+    assert usage.cgroup_usage(tmp_path) is None
+
+
+BAD_MS = ["abc", "-1", str(MAX_MS + 1), "1.5", " 5", "+5", "5_0", "\u0665", "", "1e3", "9" * 40]
+
+
+@pytest.mark.parametrize("path", MS_ENDPOINTS)
+@pytest.mark.parametrize("ms", BAD_MS)
+def test_bad_ms_is_a_400_naming_the_parameter(client: FlaskClient, path: str, ms: str) -> None:
+    reply = client.get(path, query_string={"ms": ms})
+    assert reply.status_code == 400
+    assert reply.is_json
+    assert reply.json["parameter"] == "ms"
+    assert "ms" in reply.json["message"]
+    assert "Traceback" not in reply.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/io", "/cpu"])
+def test_ms_at_the_cap_is_accepted_by_validation(app: Flask, path: str) -> None:
+    # The cap itself is valid; a lowered cap keeps the test fast.
+    app.config["MAX_MS"] = 5
+    client = app.test_client()
+    assert client.get(f"{path}?ms=5").status_code == 200
+    assert client.get(f"{path}?ms=6").status_code == 400
+
+
+def test_unknown_path_is_a_404_with_json(client: FlaskClient) -> None:
+    reply = client.get("/no/such/page")
+    assert reply.status_code == 404
+    assert reply.json["error"] == "Not Found"
+    assert reply.json["path"] == "/no/such/page"
+
+
+def test_wrong_method_is_a_405_with_json_and_allow(client: FlaskClient) -> None:
+    reply = client.post("/io")
+    assert reply.status_code == 405
+    assert reply.is_json
+    assert "GET" in reply.headers["Allow"]
+
+
+def test_an_unexpected_error_is_a_json_500_without_traceback(app: Flask) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret detail")
+
+    reply = app.test_client().get("/boom")
+    assert reply.status_code == 500
+    assert reply.json["error"] == "Internal Server Error"
+    text = reply.get_data(as_text=True)
+    assert "secret detail" not in text
+    assert "Traceback" not in text
+
+
+def test_errors_are_valid_json_documents(client: FlaskClient) -> None:
+    json.loads(client.get("/io?ms=x").get_data(as_text=True))

@@ -1,0 +1,108 @@
+"""compose.yaml, the single source of the server matrix, stays coherent,
+and the README tells the truth about it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+SERVERS = matrix.load()
+README = (ROOT / "README.md").read_text()
+VARIABLE = re.compile(r"\$\{(LAB_[A-Z0-9_]+):-([^}]*)\}")
+
+THE_TEN = [
+    "flask-dev",
+    "flask-dev-single",
+    "flask-dev-processes",
+    "gunicorn-sync",
+    "gunicorn-gthread",
+    "gunicorn-gevent",
+    "gevent-pywsgi",
+    "eventlet-wsgi",
+    "uwsgi-threads",
+    "uwsgi-gevent",
+]
+
+
+def test_the_ten_servers_the_docs_promise_are_there() -> None:
+    names = [s.name for s in SERVERS]
+    assert [name for name in names if name in THE_TEN] == THE_TEN
+
+
+def test_ports_are_distinct() -> None:
+    ports = [s.published_port for s in SERVERS]
+    assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
+def test_slots_label_uses_the_commands_own_knobs(server: matrix.Server) -> None:
+    """lab.slots repeats the command's variables; their defaults must agree."""
+    in_command = dict(VARIABLE.findall(server.command))
+    for name, default in VARIABLE.findall(server.slots_expression):
+        assert in_command.get(name) == default, f"{server.name}: lab.slots has ${{{name}:-{default}}}"
+    assert server.model in {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
+def test_readme_lists_each_server_with_its_port(server: matrix.Server) -> None:
+    assert re.search(
+        rf"^\| `{re.escape(server.name)}` \| {server.published_port} \| {re.escape(server.model)} \|", README, re.M
+    )
+
+
+def test_readme_documents_every_knob() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    knobs = {name for name, _ in VARIABLE.findall(text)} - {"LAB_LISTEN_HOST", "LAB_LISTEN_PORT"}
+    for name in knobs:
+        default = dict(VARIABLE.findall(text))[name]
+        assert f"| `{name}` | `{default}` |" in README, f"README's knob table lacks {name} (default {default})"
+
+
+def test_every_server_shares_one_image_and_limits() -> None:
+    services = COMPOSE["services"]
+    images = {services[s.name]["image"] for s in SERVERS}
+    assert images == {services["upstream"]["image"]}
+    limits = {(services[s.name]["cpus"], services[s.name]["mem_limit"]) for s in SERVERS}
+    assert len(limits) == 1
+
+
+def test_every_dockerfile_takes_the_base_image_as_an_argument() -> None:
+    for dockerfile in ROOT.glob("services/*/Dockerfile"):
+        text = dockerfile.read_text()
+        assert "ARG PYTHON_IMAGE=python:3.12-slim" in text, dockerfile
+        assert "# syntax=" not in text, f"{dockerfile}: a syntax line makes BuildKit pull an image"
+
+
+def test_interpolation_follows_compose_rules() -> None:
+    env = {"SET": "x", "EMPTY": ""}
+    assert (
+        matrix.interpolate("${SET:-d} ${EMPTY:-d} ${UNSET:-d} ${EMPTY-d} ${UNSET-d} $$ ${SET}", env) == "x d d  d $ x"
+    )
+
+
+def test_knobs_change_the_native_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_GUNICORN_SYNC_WORKERS", "7")
+    server = matrix.get("gunicorn-sync")
+    argv = server.argv("127.0.0.1", 9999)
+    assert argv[argv.index("--workers") + 1] == "7"
+    assert "127.0.0.1:9999" in argv
+    assert server.slots == 7
+
+
+def test_a_compose_file_without_servers_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "compose.yaml"
+    empty.write_text("services:\n  web:\n    image: nginx\n")
+    with pytest.raises(matrix.MatrixError, match=re.escape("defines no service labelled 'lab.role: server'")):
+        matrix.load(empty)
+    with pytest.raises(matrix.MatrixError, match="cannot read"):
+        matrix.load(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("services: [unclosed")
+    with pytest.raises(matrix.MatrixError, match="not valid YAML"):
+        matrix.load(tmp_path / "bad.yaml")
