@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import matrix
-import native
+from labbench import native
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"

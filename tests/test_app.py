@@ -114,11 +114,15 @@ def test_usage_reads_cgroup_v2(tmp_path) -> None:
     (tmp_path / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
     (tmp_path / "memory.current").write_text("1048576\n")
     (tmp_path / "memory.peak").write_text("2097152\n")
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    (tmp_path / "memory.max").write_text("max\n")
     assert usage.cgroup_usage(tmp_path) == {
         "source": "cgroup v2",
         "cpu_seconds": 2.5,
         "memory_bytes": 1048576,
         "memory_peak_bytes": 2097152,
+        "cpu_limit": 1.5,
+        "memory_limit_bytes": None,
     }
 
 
@@ -128,12 +132,24 @@ def test_usage_reads_cgroup_v1(tmp_path) -> None:
     (tmp_path / "memory").mkdir()
     (tmp_path / "memory" / "memory.usage_in_bytes").write_text("4096\n")
     (tmp_path / "memory" / "memory.max_usage_in_bytes").write_text("8192\n")
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("536870912\n")
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
     assert usage.cgroup_usage(tmp_path) == {
         "source": "cgroup v1",
         "cpu_seconds": 1.5,
         "memory_bytes": 4096,
         "memory_peak_bytes": 8192,
+        "cpu_limit": None,
+        "memory_limit_bytes": 536870912,
     }
+
+
+def test_packages_lists_the_servers_with_versions(client: FlaskClient) -> None:
+    found = {name.lower(): version for name, version in client.get("/packages").json.items()}
+    assert found["flask"] == "3.1.3"
+    assert {"gunicorn", "gevent", "eventlet", "uwsgi"} <= found.keys()
 
 
 def test_usage_without_a_cgroup_is_none(tmp_path) -> None:

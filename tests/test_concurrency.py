@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 import matrix
-import native
 from burst import burst
+from labbench import native
 
 SERVERS = matrix.load()
 N = 8  # concurrent requests per burst

@@ -25,17 +25,32 @@ def _read_int(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _cpu_limit(quota: int | None, period: int | None) -> float | None:
+    """CPUs the cgroup may use, from its CFS quota; None when unlimited."""
+    if quota is None or period is None or quota <= 0 or period <= 0:
+        return None
+    return quota / period
+
+
 def _cgroup_v2(root: Path) -> dict[str, Any] | None:
     try:
         stat = dict(line.split() for line in (root / "cpu.stat").read_text().splitlines())
     except (OSError, ValueError):
         return None
+    try:
+        quota, period = (root / "cpu.max").read_text().split()
+        cpu_limit = _cpu_limit(int(quota) if quota.isdigit() else None, int(period))
+    except (OSError, ValueError):
+        cpu_limit = None
     return {
         "source": "cgroup v2",
         "cpu_seconds": int(stat["usage_usec"]) / 1e6,
         "memory_bytes": _read_int(root / "memory.current"),
         # memory.peak arrived in Linux 5.19; older kernels report null.
         "memory_peak_bytes": _read_int(root / "memory.peak"),
+        "cpu_limit": cpu_limit,
+        # "max" (no limit) reads as None.
+        "memory_limit_bytes": _read_int(root / "memory.max"),
     }
 
 
@@ -45,11 +60,16 @@ def _cgroup_v1(root: Path) -> dict[str, Any] | None:
         usage_ns = _read_int(root / "cpu,cpuacct" / "cpuacct.usage")
     if usage_ns is None:
         return None
+    cpu_dir = root / "cpu" if (root / "cpu").is_dir() else root / "cpu,cpuacct"
+    memory_limit = _read_int(root / "memory" / "memory.limit_in_bytes")
     return {
         "source": "cgroup v1",
         "cpu_seconds": usage_ns / 1e9,
         "memory_bytes": _read_int(root / "memory" / "memory.usage_in_bytes"),
         "memory_peak_bytes": _read_int(root / "memory" / "memory.max_usage_in_bytes"),
+        "cpu_limit": _cpu_limit(_read_int(cpu_dir / "cpu.cfs_quota_us"), _read_int(cpu_dir / "cpu.cfs_period_us")),
+        # v1 says "no limit" with a huge number rather than a word.
+        "memory_limit_bytes": memory_limit if memory_limit and memory_limit < 2**60 else None,
     }
 
 
@@ -98,6 +118,9 @@ def process_group_usage(pgid: int | None = None) -> dict[str, Any]:
         "cpu_seconds": cpu,
         "memory_bytes": rss,
         "memory_peak_bytes": peak,
+        # Natively, the CPUs the server is pinned to stand in for a limit.
+        "cpu_limit": float(len(os.sched_getaffinity(0))),
+        "memory_limit_bytes": None,
         "processes": count,
     }
 

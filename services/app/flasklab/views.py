@@ -9,13 +9,15 @@
 ``/cpu``       pure-Python work that holds the GIL
 ``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
 ``/whoami``    which process, thread and greenlet served this request
-``/usage``     CPU seconds and memory of whatever is serving
+``/usage``     CPU seconds, memory and limits of whatever is serving
+``/packages``  the installed packages and their versions
 =============  ==========================================================
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import re
 import time
@@ -130,6 +132,13 @@ async def async_io() -> Response:
 @bp.get("/whoami")
 def whoami() -> Response:
     return jsonify(runtime.describe(request.environ))
+
+
+@bp.get("/packages")
+def packages() -> Response:
+    """The installed distributions and their versions: the image's ``pip freeze``."""
+    found = {dist.metadata["Name"]: dist.version for dist in importlib.metadata.distributions()}
+    return jsonify(dict(sorted(found.items(), key=lambda item: item[0].lower())))
 
 
 @bp.get("/usage")

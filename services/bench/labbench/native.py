@@ -24,7 +24,7 @@ from pathlib import Path
 
 import matrix
 
-APP_DIR = Path(__file__).resolve().parent.parent / "services" / "app"
+APP_DIR = Path(os.environ.get("LAB_APP_DIR", Path(__file__).resolve().parents[2] / "app"))
 
 
 class ServerFailed(RuntimeError):
@@ -78,8 +78,13 @@ def serve(
     upstream_url: str | None = None,
     startup_timeout: float = 30,
     grace: float = 10,
+    cpus: set[int] | None = None,
 ) -> Iterator[str]:
-    """Start ``server`` on a free loopback port; yield its base URL; stop it."""
+    """Start ``server`` on a free loopback port; yield its base URL; stop it.
+
+    ``cpus`` pins the server (and every worker it forks) to those CPUs, the
+    native stand-in for a container's CPU limit.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = server.argv("127.0.0.1", port)
@@ -92,6 +97,7 @@ def serve(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         try:
             deadline = time.monotonic() + startup_timeout

@@ -1,0 +1,175 @@
+"""Locust's web UI in a real browser, against the real Compose stack.
+
+A person's path through it: pick a server in the Target dropdown and a
+scenario in the class picker, start, watch requests come in, stop. The run
+goes through the stack's master and worker, so it also proves the target
+travels to the workers: the chosen server's container must be the one that
+burned the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+import matrix
+
+pytestmark = pytest.mark.docker
+
+LOCUST_URL = "http://127.0.0.1:8089"
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium talks to nothing but the page under test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SCREENSHOT = ARTIFACTS / "locust-ui.png"  # the running test
+FORM_SCREENSHOT = ARTIFACTS / "locust-ui-form.png"  # the form, filled in
+
+TARGET = "gunicorn-gevent"  # not the default, so a target that is ignored shows
+SCENARIO = "Hello"
+USERS = 5
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return json.load(reply)
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU each server's container has used so far (the app's cgroup view)."""
+    return {
+        server.name: _get_json(f"http://127.0.0.1:{server.published_port}/usage")["cpu_seconds"]
+        for server in matrix.load()
+    }
+
+
+def _locust_stats() -> dict[str, Any]:
+    return _get_json(f"{LOCUST_URL}/stats/requests")
+
+
+def _wait_for_stats(page: Page, predicate: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
+    """Poll the master's stats until ``predicate`` holds (they are cached for 2 s)."""
+    stats = _locust_stats()
+    for _ in range(60):
+        if predicate(stats):
+            return stats
+        page.wait_for_timeout(500)
+        stats = _locust_stats()
+    raise AssertionError(f"Locust never reported {what}: {stats}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Session-scoped and requested before lab_stack, so that a machine
+    # without Chromium skips before the stack is built.
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()
+
+
+def _open_start_form(page: Page) -> Locator:
+    """The form shows by itself on a fresh master, in a dialog over the last
+    run's statistics after one."""
+    if _locust_stats()["state"] in ("spawning", "running"):
+        # Someone else's run: stop it, or this test would edit it instead.
+        _post(f"{LOCUST_URL}/stop")
+    # Loaded once the master serves reset statistics (it caches them for
+    # 2 s), the page can only ever show numbers from this test.
+    _post(f"{LOCUST_URL}/stats/reset")
+    _wait_for_stats(page, lambda stats: all(row["num_requests"] == 0 for row in stats["stats"]), "reset statistics")
+    page.goto(LOCUST_URL)
+    users_field = page.locator("input[name=userCount]")
+    new_button = page.get_by_role("button", name="New", exact=True)
+    expect(users_field.or_(new_button).first).to_be_visible()
+    if not users_field.is_visible():
+        new_button.click()
+    expect(users_field).to_be_visible()
+    return page.locator("form", has=users_field)
+
+
+def _post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()
+
+
+def _cell(page: Page, row: str, column: str) -> Locator:
+    """One cell of the statistics table, by its row's name and its column's header."""
+    # The class picker is a table too, and may still be in the page.
+    table = page.locator("table", has=page.locator("th", has_text="# Requests"))
+    expect(table).to_be_visible(timeout=15_000)
+    headers = [" ".join(text.split()) for text in table.locator("th").all_inner_texts()]
+    return table.locator("tr", has_text=row).locator("td").nth(headers.index(column))
+
+
+def test_start_and_stop_a_run_from_the_web_ui(browser: Browser, lab_stack: object, page: Page) -> None:
+    form = _open_start_form(page)
+
+    # The class picker (a table of checkboxes beside the form, not in it)
+    # starts with every scenario ticked: untick all, tick one.
+    picker = page.locator("table", has=page.locator("input[type=checkbox]"))
+    picker.locator("tr").first.locator("input[type=checkbox]").uncheck()
+    picker.locator("tr", has_text=SCENARIO).locator("input[type=checkbox]").check()
+    form.locator("input[name=userCount]").fill(str(USERS))
+    form.locator("input[name=spawnRate]").fill(str(USERS))
+    # An explicit host would override the target (and filling in an empty
+    # one trips the form's URL check), so it must start out empty.
+    expect(form.locator("input[name=host]")).to_have_value("")
+    form.get_by_text("Advanced options").click()
+    # A bound in case this test dies before it presses Stop.
+    form.locator("input[name=runTime]").fill("60s")
+    form.get_by_text("Custom parameters").click()
+    target = form.locator("select[name=target]")
+    target.select_option(TARGET)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    target.scroll_into_view_if_needed()
+    page.screenshot(path=FORM_SCREENSHOT)
+    cpu_before = _cpu_seconds()
+    form.get_by_role("button", name="Start", exact=True).click()
+
+    # Workers report every 3 s and the UI polls every 2 s.
+    expect(_cell(page, "Aggregated", "# Requests")).not_to_have_text("0", timeout=30_000)
+    # Current RPS lags behind the count; wait for it so the screenshot shows a test in full swing.
+    expect(_cell(page, "Aggregated", "Current RPS")).not_to_have_text("0", timeout=30_000)
+    running = _wait_for_stats(page, lambda stats: stats["user_count"] == USERS, f"{USERS} users")
+    page.screenshot(path=SCREENSHOT)
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_role("button", name="New", exact=True)).to_be_visible(timeout=15_000)
+    stopped = _wait_for_stats(page, lambda stats: stats["state"] == "stopped", "the stopped state")
+    cpu_after = _cpu_seconds()
+
+    assert running["worker_count"] >= 1, "the run should have gone through the stack's workers"
+    by_name = {row["name"]: row for row in stopped["stats"]}
+    assert set(by_name) == {"/", "Aggregated"}, f"only the {SCENARIO} scenario should have run: {sorted(by_name)}"
+    assert by_name["/"]["num_requests"] > 0
+    assert by_name["/"]["num_failures"] == 0, stopped["errors"]
+
+    # The load reached the chosen server and no other.
+    used = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
+    others = max(seconds for name, seconds in used.items() if name != TARGET)
+    assert used[TARGET] > 0.5, used
+    assert used[TARGET] > 3 * others, used
