@@ -10,6 +10,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
@@ -26,9 +27,18 @@ def main() -> None:
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (the upstream service uses this)"
     )
+    parser.add_argument("--nagle", action="store_true", help="leave Nagle's algorithm on, as pywsgi ships (see below)")
     args = parser.parse_args()
     log = None if args.no_access_log else "default"
     server = WSGIServer((args.host, args.port), app, spawn=Pool(args.connections), log=log)
+    server.init_socket()
+    if not args.nagle:
+        # pywsgi sends headers and body separately and leaves Nagle's
+        # algorithm on, so on a keep-alive connection each response waits for
+        # the client's delayed ACK: about 40 ms on Linux. gunicorn sets
+        # TCP_NODELAY on its listener; so does this launcher (accepted
+        # connections inherit it). docs/concurrency.md shows the difference.
+        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # Stop accepting on SIGTERM and give requests in flight a moment to finish.
     gevent.signal_handler(signal.SIGTERM, server.stop, 5)
     server.serve_forever()

@@ -1,0 +1,193 @@
+"""The command line: ``python -m labbench [options]``, ``compare`` and ``report``.
+
+Every flag can also come from a YAML config file (``--config``), whose keys
+are the flags' long names; flags given on the command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import matrix
+from labbench import BenchError, runner, scenarios
+
+DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
+
+#: The full default run, and what --quick changes: all servers either way.
+FULL = {"scenarios": scenarios.CORE, "users": [32], "duration": 5.0, "warmup": 2.0, "repetitions": 3}
+QUICK = {"scenarios": ["hello", "io"], "users": [16], "duration": 3.0, "warmup": 1.0, "repetitions": 1}
+
+
+def _names(flag: str, known: list[str]):
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(known)}"
+            )
+        return names
+
+    parse.__name__ = flag  # argparse names the type in its error message
+    return parse
+
+
+def _positive_ints(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, not {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"every value must be at least 1, not {text!r}")
+    return values
+
+
+def _number(minimum: float, kind: type = float):
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text!r}")
+        return value
+
+    return parse
+
+
+def run_parser() -> argparse.ArgumentParser:
+    servers = matrix.names()
+    known = sorted(scenarios.load())
+    parser = argparse.ArgumentParser(
+        prog="labbench",
+        description="Run servers × scenarios headless with Locust and write a comparison report.",
+        epilog="Other commands: `labbench compare RUN_A RUN_B`, `labbench report RUN`. See docs/benchmarks.md.",
+    )
+    add = parser.add_argument
+    add("--servers", type=_names("--servers", servers), help=f"comma-separated servers (default: all {len(servers)})")
+    add(
+        "--scenarios",
+        type=_names("--scenarios", known),
+        help=f"comma-separated, from {', '.join(known)} (default: {','.join(FULL['scenarios'])})",
+    )
+    add("--users", type=_positive_ints, help="concurrent users; a comma-separated list makes a sweep (default: 32)")
+    add("--duration", type=_number(1), help="measured seconds per cell (default: 5)")
+    add("--warmup", type=_number(0), help="seconds of load before measuring, not counted (default: 2)")
+    add("--repetitions", type=_number(1, int), help="runs of every cell, in shuffled rounds (default: 3)")
+    add("--processes", type=_number(1, int), default=None, help="Locust processes generating the load (default: 1)")
+    add(
+        "--io-ms", type=_number(0, int), default=None, help="sleep per /io, /upstream, /async-io request (default: 100)"
+    )
+    add("--cpu-ms", type=_number(0, int), default=None, help="CPU time per /cpu request (default: 10)")
+    add("--seed", type=int, help="seed of the shuffled order (default: random, and recorded)")
+    add("--output", type=Path, help=f"folder that receives the run's folder (default: {DEFAULT_OUTPUT})")
+    add("--config", type=Path, help="YAML file with any of these options (keys as the long flag names)")
+    add("--quick", action="store_true", help="a small smoke matrix: hello and io, 16 users, 3 s, 1 repetition (~3 min)")
+    add("--native", action="store_true", help="run the servers' commands on loopback instead of using Compose")
+    add("--resume", type=Path, metavar="RUN", help="finish an interrupted run (every other option comes from it)")
+    return parser
+
+
+def _config(path: Path | None, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        parser.error(f"--config: cannot read {path}: {error.strerror}")
+    except yaml.YAMLError as error:
+        parser.error(f"--config: {path} is not valid YAML: {error}")
+    if not isinstance(data, dict):
+        parser.error(f"--config: {path} must hold a mapping of option names to values")
+    # Every value goes through the same parser as the flag it stands for.
+    argv = []
+    for key, value in data.items():
+        flag = "--" + str(key).replace("_", "-")
+        action = next((a for a in parser._actions if flag in a.option_strings), None)
+        if action is None or flag in ("--config", "--resume"):
+            parser.error(f"--config: {path} has an unknown option {key!r}")
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        else:
+            argv += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return {k: v for k, v in vars(parser.parse_args(argv)).items() if v not in (None, False)}
+
+
+def plan_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> runner.Plan:
+    given = _config(args.config, parser) | {k: v for k, v in vars(args).items() if v not in (None, False)}
+    base = QUICK if given.get("quick") else FULL
+    pick = lambda key, default=None: given.get(key, base.get(key, default))  # noqa: E731
+    return runner.Plan(
+        servers=pick("servers", matrix.names()),
+        scenarios=pick("scenarios"),
+        users=pick("users"),
+        duration_s=pick("duration"),
+        warmup_s=pick("warmup"),
+        repetitions=pick("repetitions"),
+        locust_processes=pick("processes", 1),
+        io_ms=pick("io_ms", 100),
+        cpu_ms=pick("cpu_ms", 10),
+        seed=pick("seed", random.randrange(2**31)),
+        quick=bool(given.get("quick")),
+    )
+
+
+def main_run(argv: list[str]) -> int:
+    parser = run_parser()
+    args = parser.parse_args(argv)
+    if args.resume:
+        folder = args.resume
+        results = runner.resume(folder)
+    else:
+        plan = plan_from(args, parser)
+        output = args.output or DEFAULT_OUTPUT
+        folder, results = runner.start(plan, output, args.native)
+    _render(folder)
+    ok = sum(cell["status"] == "ok" for cell in results["cells"])
+    print(f"{ok}/{len(results['cells'])} cells ok; report: {folder / 'report.html'}")
+    return 0
+
+
+def _render(folder: Path) -> None:
+    from labbench import report
+
+    for path in report.render(folder):
+        print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["compare"]:
+            parser = argparse.ArgumentParser(prog="labbench compare", description="Put two runs side by side.")
+            parser.add_argument("before", type=Path)
+            parser.add_argument("after", type=Path)
+            args = parser.parse_args(argv[1:])
+            from labbench import compare
+
+            print(compare.compare(args.before, args.after))
+            return 0
+        if argv[:1] == ["report"]:
+            parser = argparse.ArgumentParser(prog="labbench report", description="Render a run's report again.")
+            parser.add_argument("run", type=Path)
+            args = parser.parse_args(argv[1:])
+            runner.load_results(args.run)
+            _render(args.run)
+            return 0
+        return main_run(argv)
+    except BenchError as error:
+        print(f"labbench: error: {error}", file=sys.stderr)
+        return 2
+    except matrix.MatrixError as error:
+        print(f"labbench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labbench: interrupted; every finished cell is saved: finish with --resume RUN_FOLDER", file=sys.stderr)
+        return 130

@@ -1,0 +1,423 @@
+"""Run a matrix of servers × scenarios × user counts × repetitions, cell by cell.
+
+The rules that make the numbers defensible live here:
+
+* one server under load at a time; the others sit idle;
+* repetitions run in rounds, each round in a fresh shuffled order (seeded and
+  recorded), so drift on the machine spreads over every server alike;
+* every cell is written to results.json (atomically) as soon as it ends, so
+  an interruption loses at most the cell in progress and ``--resume`` runs
+  only what is missing;
+* a server that is down before a cell, or stops answering during one, is
+  recorded as such and the matrix goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import random
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+import matrix
+from labbench import BenchError, locustrun, native, scenarios
+from labbench.locustrun import HOT, Load
+from labbench.results import SCHEMA_VERSION, load_results, save
+
+#: Seconds each cell costs beyond its warm-up and duration (Locust's start and
+#: stop, the usage reads), for the time-left estimate.
+OVERHEAD_S = 2.5
+
+
+@dataclass
+class Plan:
+    servers: list[str]
+    scenarios: list[str]
+    users: list[int]
+    duration_s: float
+    warmup_s: float
+    repetitions: int
+    locust_processes: int
+    io_ms: int
+    cpu_ms: int
+    seed: int
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class CellKey:
+    server: str
+    scenario: str
+    users: int
+    repetition: int
+
+    @property
+    def slug(self) -> str:
+        return f"{self.server}__{self.scenario}__u{self.users}__r{self.repetition}"
+
+
+def run_order(plan: Plan) -> list[CellKey]:
+    """Every cell of the plan: repetition rounds, each in its own shuffled order."""
+    rng = random.Random(plan.seed)
+    order: list[CellKey] = []
+    for repetition in range(1, plan.repetitions + 1):
+        round_ = [
+            CellKey(s, sc, u, repetition) for s, sc, u in itertools.product(plan.servers, plan.scenarios, plan.users)
+        ]
+        rng.shuffle(round_)
+        order += round_
+    return order
+
+
+# --- results.json -----------------------------------------------------------
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_folder(output: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    for suffix in itertools.count(1):
+        folder = output / (stamp if suffix == 1 else f"{stamp}-{suffix}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise BenchError(f"--output: cannot create {folder}: {error.strerror}") from None
+    raise AssertionError("unreachable")
+
+
+# --- where the servers are ---------------------------------------------------
+
+
+def _json(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return json.loads(reply.read())
+    except (OSError, ValueError):
+        return None
+
+
+class Targets:
+    """The servers under test, reachable by URL; subclasses say how."""
+
+    mode = ""
+
+    def __init__(self, servers: list[matrix.Server]) -> None:
+        self.servers = {server.name: server for server in servers}
+        self.urls: dict[str, str] = {}
+        self.startup_errors: dict[str, str] = {}
+
+    def __enter__(self) -> Targets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def answers(self, name: str) -> bool:
+        return name in self.urls and locustrun.usage(self.urls[name]) is not None
+
+
+class ComposeTargets(Targets):
+    """Servers already running as Compose services on this network."""
+
+    mode = "docker"
+
+    def __enter__(self) -> ComposeTargets:
+        self.urls = {name: server.compose_url for name, server in self.servers.items()}
+        down = [name for name in self.urls if not self.answers(name)]
+        if len(down) == len(self.urls):
+            raise BenchError(
+                f"no server answers ({', '.join(down)}): start the lab first with `docker compose up -d --wait`"
+            )
+        for name in down:
+            self.startup_errors[name] = f"{self.urls[name]} did not answer"
+        return self
+
+
+class NativeTargets(Targets):
+    """Each server's real command on loopback, pinned to the first CPU, while
+    this process and Locust keep the others: the native stand-in for a
+    container's CPU limit."""
+
+    mode = "native"
+
+    def __enter__(self) -> NativeTargets:
+        self._stack = contextlib.ExitStack()
+        cpus = sorted(os.sched_getaffinity(0))
+        self.server_cpus = {cpus[0]} if len(cpus) > 1 else None
+        try:
+            upstream = self._stack.enter_context(native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus))
+            for name, server in self.servers.items():
+                try:
+                    self.urls[name] = self._stack.enter_context(
+                        native.serve(server, upstream_url=upstream, cpus=self.server_cpus)
+                    )
+                except native.ServerFailed as error:
+                    self.startup_errors[name] = str(error)
+        except BaseException:
+            self._stack.close()
+            raise
+        if self.server_cpus:
+            # Locust inherits this process's CPUs: keep it off the servers' one.
+            os.sched_setaffinity(0, set(cpus[1:]))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
+# --- metadata -----------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
+    """Where and with what the run happens; limits as the servers report them."""
+    reports = {name: _json(f"{url}/usage") for name, url in targets.urls.items()}
+    reported = {(report.get("cpu_limit"), report.get("memory_limit_bytes")) for report in reports.values() if report}
+    app_url = next(iter(targets.urls.values()), None)
+    limits: dict[str, Any] = {
+        "per_server": {
+            name: r and {k: r.get(k) for k in ("cpu_limit", "memory_limit_bytes")} for name, r in reports.items()
+        }
+    }
+    if len(reported) == 1:
+        cpu_limit, memory_limit = reported.pop()
+        limits |= {
+            "cpus": None if cpu_limit is None else f"{cpu_limit:g}",
+            "memory_bytes": memory_limit,
+            "identical": True,
+        }
+    else:
+        limits |= {"cpus": None, "memory_bytes": None, "identical": False}
+    if targets.mode == "native":
+        limits["note"] = "native: each server pinned to one CPU with sched_setaffinity; no memory limit"
+    return {
+        "mode": targets.mode,
+        "limits": limits,
+        "machine": {
+            "cpu_model": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "kernel": platform.release(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "versions": {
+            "bench": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
+            "app": (app_url and _json(f"{app_url}/packages")) or {},
+        },
+        "locust_command": locustrun.command(
+            Load("<UserClass>", 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms),
+            "<server-url>",
+            "<raw/cell>",
+        ),
+    }
+
+
+def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, Any], dict[str, Any]]:
+    known = scenarios.load()
+    return (
+        {s.name: {"model": s.model, "slots": s.slots, "description": s.description, "docs": s.docs} for s in servers},
+        {
+            name: {
+                "user_class": known[name].user_class,
+                "path": known[name].path,
+                "kind": known[name].kind,
+                "work_ms": scenarios.work_ms(known[name], plan.io_ms, plan.cpu_ms),
+            }
+            for name in plan.scenarios
+        },
+    )
+
+
+# --- one cell ---------------------------------------------------------------------
+
+
+def _empty_cell(key: CellKey, order: int, status: str, error: str | None) -> dict[str, Any]:
+    return {
+        **asdict(key),
+        "order": order,
+        "status": status,
+        "error": error,
+        "started_at": now(),
+        "duration_s": None,
+        "requests": None,
+        "failures": None,
+        "rps": None,
+        "latency_ms": None,
+        "loadgen_cpu": None,
+        "loadgen_bound": None,
+        "server_cpu_s": None,
+        "server_memory_bytes": None,
+        "server_memory_peak_bytes": None,
+        "raw": f"raw/{key.slug}",
+    }
+
+
+def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Path, on_tick: Any) -> dict[str, Any]:
+    if key.server in targets.startup_errors:
+        return _empty_cell(key, order, "server-unavailable", targets.startup_errors[key.server][-500:])
+    if not targets.answers(key.server):
+        return _empty_cell(key, order, "server-unavailable", "did not answer /usage before the cell")
+    scenario = scenarios.load()[key.scenario]
+    load = Load(
+        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+    )
+    try:
+        m = locustrun.measure(load, targets.urls[key.server], folder / "raw" / key.slug, on_tick)
+    except locustrun.LocustFailed as error:
+        return _empty_cell(key, order, "locust-error", str(error))
+    if m.usage_after is None or not targets.answers(key.server):
+        cell = _empty_cell(key, order, "server-died", "stopped answering during the cell")
+    else:
+        cell = _empty_cell(key, order, "ok", None)
+    before, after = m.usage_before or {}, m.usage_after or {}
+    cell |= {
+        "started_at": datetime.fromtimestamp(m.started_at, UTC).isoformat(timespec="seconds"),
+        "duration_s": round(m.duration_s, 3),
+        "requests": m.requests,
+        "failures": m.failures,
+        "rps": round(m.rps, 3),
+        "latency_ms": m.latency_ms,
+        "loadgen_cpu": None if m.loadgen_cpu is None else round(m.loadgen_cpu, 3),
+        "loadgen_bound": m.loadgen_cpu is not None and m.loadgen_cpu >= HOT,
+        "server_cpu_s": (
+            round(after["cpu_seconds"] - before["cpu_seconds"], 3)
+            if "cpu_seconds" in before and "cpu_seconds" in after
+            else None
+        ),
+        "server_memory_bytes": after.get("memory_bytes"),
+        "server_memory_peak_bytes": after.get("memory_peak_bytes"),
+    }
+    return cell
+
+
+# --- the matrix -------------------------------------------------------------------
+
+
+@dataclass
+class Progressing:
+    """The rich progress display: cell i/N, server, scenario, live req/s, time left."""
+
+    total_cells: int
+    seconds_per_cell: float
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def __enter__(self) -> Progressing:
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[cell]}"),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rps]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("", total=self.total_cells * self.seconds_per_cell, cell="", rps="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start_cell(self, done: int, index: int, key: CellKey, history: Path) -> Any:
+        self.progress.update(
+            self.task,
+            completed=done * self.seconds_per_cell,
+            cell=f"cell {index}/{self.total_cells}",
+            description=f"{key.server} · {key.scenario} · {key.users} users · rep {key.repetition}",
+            rps="",
+        )
+        base = done * self.seconds_per_cell
+
+        def tick(seconds: float) -> None:
+            self.progress.update(self.task, completed=base + seconds, rps=_live_rps(history))
+
+        return tick
+
+
+def _live_rps(history: Path) -> str:
+    # Locust appends a row a second to its history CSV; the last Aggregated row is "now".
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        lines = history.read_text().splitlines()
+        for line in reversed(lines[1:]):
+            fields = line.split(",")
+            if "Aggregated" in fields:
+                return f"{float(fields[4]):.0f} req/s"
+    return ""
+
+
+def execute(plan: Plan, folder: Path, results: dict[str, Any], targets_class: type[Targets]) -> dict[str, Any]:
+    """Run every cell of ``plan`` not yet in ``results``; save after each one."""
+    try:
+        servers = [matrix.get(name) for name in plan.servers]
+    except matrix.MatrixError as error:
+        raise BenchError(str(error)) from None
+    order = run_order(plan)
+    done = {CellKey(c["server"], c["scenario"], c["users"], c["repetition"]) for c in results["cells"]}
+    todo = [(index, key) for index, key in enumerate(order, 1) if key not in done]
+    (folder / "raw").mkdir(exist_ok=True)
+    with targets_class(servers) as targets:
+        if "machine" not in results["run"]:
+            results["run"] |= metadata(targets, plan)
+        results["servers"], results["scenarios"] = describe(plan, servers)
+        save(folder, results)
+        per_cell = plan.warmup_s + plan.duration_s + OVERHEAD_S
+        with Progressing(len(order), per_cell) as progress:
+            for position, (index, key) in enumerate(todo):
+                tick = progress.start_cell(
+                    len(done) + position, index, key, folder / "raw" / f"{key.slug}_stats_history.csv"
+                )
+                results["cells"].append(run_cell(key, index, plan, targets, folder, tick))
+                save(folder, results)
+    results["run"]["finished_at"] = now()
+    save(folder, results)
+    return results
+
+
+def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, dict[str, Any]]:
+    folder = new_run_folder(output)
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "id": folder.name,
+            "started_at": now(),
+            "finished_at": None,
+            "mode": "native" if native_mode else "docker",
+            "plan": asdict(plan),
+        },
+        "servers": {},
+        "scenarios": {},
+        "cells": [],
+    }
+    save(folder, results)
+    return folder, execute(plan, folder, results, NativeTargets if native_mode else ComposeTargets)
+
+
+def resume(folder: Path) -> dict[str, Any]:
+    results = load_results(folder)
+    plan = Plan(**results["run"]["plan"])
+    if results["run"].get("finished_at"):
+        raise BenchError(f"{folder} is a finished run: nothing to resume")
+    native_mode = results["run"].get("mode") == "native"
+    return execute(plan, folder, results, NativeTargets if native_mode else ComposeTargets)

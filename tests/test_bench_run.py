@@ -1,0 +1,152 @@
+"""The benchmark runner end to end: real servers, real Locust, real reports.
+
+Native runs need no Docker; the Compose run needs an engine (see conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import matrix
+from conftest import ROOT, compose
+
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("services/bench", "locustfiles")))
+
+
+def labbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labbench", *args], env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def only_run(output: Path) -> Path:
+    runs = [p for p in output.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def check_report(folder: Path, servers: list[str], scenarios: list[str], users: list[int], repetitions: int) -> None:
+    """results.json holds every requested cell exactly once, all verified, and
+    both reports exist and name every server."""
+    results = json.loads((folder / "results.json").read_text())
+    keys = [(c["server"], c["scenario"], c["users"], c["repetition"]) for c in results["cells"]]
+    wanted = {(s, sc, u, r) for s in servers for sc in scenarios for u in users for r in range(1, repetitions + 1)}
+    assert sorted(keys) == sorted(wanted), "every cell exactly once"
+    assert results["run"]["finished_at"]
+    for cell in results["cells"]:
+        assert cell["status"] == "ok", cell
+        assert cell["requests"] > 0 and cell["failures"] == 0, cell
+        assert (folder / f"{cell['raw']}_stats.csv").is_file()
+        assert cell["server_cpu_s"] is not None and cell["server_cpu_s"] > 0, cell
+    html = (folder / "report.html").read_text()
+    markdown = (folder / "report.md").read_text()
+    for server in servers:
+        assert server in html and server in markdown
+
+
+def test_quick_native_run_writes_a_complete_report(tmp_path: Path) -> None:
+    result = labbench("--quick", "--native", "--output", str(tmp_path), "--seed", "7")
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_report(only_run(tmp_path), matrix.names(), ["hello", "io"], [16], 1)
+
+
+def test_interrupted_run_resumes_to_every_cell_exactly_once(tmp_path: Path) -> None:
+    servers, scenarios = ["gunicorn-sync", "gevent-pywsgi"], ["hello"]
+    argv = [sys.executable, "-m", "labbench", "--native", "--output", str(tmp_path)]
+    argv += ["--servers", ",".join(servers), "--scenarios", ",".join(scenarios)]
+    argv += ["--users", "4", "--duration", "2", "--warmup", "0", "--repetitions", "2"]
+    runner = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Interrupt once two of the four cells are on disk, as Ctrl-C would.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        files = list(tmp_path.glob("*/results.json"))
+        if files and len(json.loads(files[0].read_text())["cells"]) >= 2:
+            break
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGINT)
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 130, stderr[-2000:]
+    assert "--resume" in stderr
+    folder = only_run(tmp_path)
+    interrupted = json.loads((folder / "results.json").read_text())
+    assert 2 <= len(interrupted["cells"]) < 4
+    assert interrupted["run"]["finished_at"] is None
+
+    resumed = labbench("--resume", str(folder))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    check_report(folder, servers, scenarios, [4], 2)
+    # The finished cells were kept, not run again.
+    final = json.loads((folder / "results.json").read_text())
+    assert final["cells"][:2] == interrupted["cells"][:2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--servers", "nginx"], r"--servers: .*unknown nginx; choose from flask-dev"),
+        (["--scenarios", "hello,fly"], r"--scenarios: .*unknown fly"),
+        (["--users", "0"], r"--users: .*at least 1"),
+        (["--users", "ten"], r"--users: .*whole numbers"),
+        (["--duration", "-3"], r"--duration: .*at least 1"),
+        (["--repetitions", "1.5"], r"--repetitions: .*expected a number"),
+        (["--bogus"], r"unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_flags_name_the_flag(args: list[str], message: str) -> None:
+    result = labbench(*args, timeout=60)
+    assert result.returncode == 2
+    assert re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "bench.yaml"
+    config.write_text("users: [8, 32]\nflavour: vanilla\n")
+    result = labbench("--config", str(config), timeout=60)
+    assert result.returncode == 2
+    assert "unknown option 'flavour'" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "--resume", "compare"])
+def test_missing_or_corrupt_run_folders_are_clear_errors(tmp_path: Path, command: str) -> None:
+    def run_on(folder: Path) -> subprocess.CompletedProcess[str]:
+        # compare takes two folders; give it the same one twice.
+        return labbench(command, str(folder), *([str(folder)] if command == "compare" else []), timeout=60)
+
+    missing = run_on(tmp_path / "nowhere")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "nowhere" in missing.stderr
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "results.json").write_text('{"schema_version": 1, "cells": [')
+    result = run_on(corrupt)
+    assert result.returncode == 2, result.stderr
+    assert "not valid JSON" in result.stderr and "Traceback" not in result.stderr
+    assert (corrupt / "results.json").read_text() == '{"schema_version": 1, "cells": ['
+    assert sorted(p.name for p in corrupt.iterdir()) == ["results.json"], "nothing written beside it"
+
+
+@pytest.mark.docker
+def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker compose run --rm bench --quick`, on two servers to keep CI short."""
+    servers = ["gunicorn-sync", "gevent-pywsgi"]
+    # Files in the results folder belong to whoever runs the tests.
+    monkeypatch.setenv("LAB_UID", str(os.getuid()))
+    monkeypatch.setenv("LAB_GID", str(os.getgid()))
+    compose("--profile", "bench", "build", "bench")
+    volume = f"{tmp_path}:/lab/results"
+    compose("run", "--rm", "--volume", volume, "bench", "--quick", "--servers", ",".join(servers), timeout=600)
+    folder = only_run(tmp_path)
+    check_report(folder, servers, ["hello", "io"], [16], 1)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["run"]["mode"] == "docker"
+    assert results["run"]["limits"]["identical"] and results["run"]["limits"]["cpus"] == "1"

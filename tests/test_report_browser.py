@@ -1,0 +1,71 @@
+"""report.html in a real browser: headless Chromium opens it from disk, offline.
+
+Checks what only a browser can: every chart's SVG is laid out with a size,
+the page asks for nothing over the network, and it looks right (the
+screenshot lands in test-artifacts/report.png for a person to look at).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import bench_fixtures
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from labbench.report import render
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium talks to nothing but the page under test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "report.png"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()
+
+
+def test_report_renders_offline_with_every_chart(page: Page, tmp_path: Path) -> None:
+    html_path, _ = render(bench_fixtures.write_run(tmp_path / "run"))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(html_path.as_uri())
+
+    assert requested == [html_path.as_uri()], "the page fetched more than itself"
+    charts = page.locator("figure.chart svg")
+    assert charts.count() == 4 * len(bench_fixtures.SCENARIOS)
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, f"chart {index} is laid out as {box}"
+        # Drawn, not just sized: matplotlib's bars, lines and glyphs are paths.
+        assert charts.nth(index).locator("path").count() > 20
+    assert page.locator(".card").count() == len(bench_fixtures.SCENARIOS)
+    assert page.locator("tr.lg .badge.lg").count() == 1
+    # Wide tables scroll inside their frame instead of widening the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
