@@ -16,12 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 import matrix
 from labbench import native
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots and measurements for people to look at
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+# Chromium talks to nothing but the page under test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def docker_unavailable() -> str | None:
@@ -103,3 +117,23 @@ def upstream_url() -> Iterator[str]:
     """The lab's upstream service, run natively on loopback."""
     with native.serve(matrix.load(role="upstream")[0]) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session: Playwright's sync API
+    allows one instance per thread. Requested before lab_stack by the tests
+    that need both, so a machine without Chromium skips before building."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()

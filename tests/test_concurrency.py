@@ -18,19 +18,18 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 import matrix
 from burst import burst
+from conftest import ARTIFACTS
 from labbench import native
 
 SERVERS = matrix.load()
 N = 8  # concurrent requests per burst
 MS = 1000  # each one sleeps this long
 ROUND = MS / 1000
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 observed: dict[str, dict[str, float]] = {}
 
 
@@ -100,7 +99,7 @@ def test_a_request_in_flight_is_visible_to_the_next(running: tuple[matrix.Server
 
 
 CPU_N = 4
-CPU_MS = 250
+CPU_MS = 500
 
 
 def test_cpu_work_gains_nothing_from_threads_or_greenlets(running: tuple[matrix.Server, str]) -> None:
@@ -113,5 +112,7 @@ def test_cpu_work_gains_nothing_from_threads_or_greenlets(running: tuple[matrix.
         # One process, one GIL: the work is done one request at a time.
         assert result.seconds >= serial * 0.9, f"{server.name}: {result.seconds:.2f}s for {serial:.2f}s of CPU work"
     elif server.model == "processes" and (os.cpu_count() or 1) >= 2:
-        # A request per process, and processes run on every core.
-        assert result.seconds <= serial * 0.8, f"{server.name}: {result.seconds:.2f}s, no gain from processes"
+        # A request per process, and processes run on every core: ideally
+        # half the serial time on two cores; the margin allows for a machine
+        # that is not entirely ours.
+        assert result.seconds <= serial * 0.85, f"{server.name}: {result.seconds:.2f}s, no gain from processes"

@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 import matrix
+from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.docker
 
 LOCUST_URL = "http://127.0.0.1:8089"
-CHROMIUM = Path("/usr/bin/chromium")
-# Chromium talks to nothing but the page under test.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SCREENSHOT = ARTIFACTS / "locust-ui.png"  # the running test
 FORM_SCREENSHOT = ARTIFACTS / "locust-ui-form.png"  # the form, filled in
 
@@ -70,25 +57,6 @@ def _wait_for_stats(page: Page, predicate: Callable[[dict[str, Any]], bool], wha
         page.wait_for_timeout(500)
         stats = _locust_stats()
     raise AssertionError(f"Locust never reported {what}: {stats}")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    # Session-scoped and requested before lab_stack, so that a machine
-    # without Chromium skips before the stack is built.
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
 
 
 def _open_start_form(page: Page) -> Locator:

@@ -7,45 +7,15 @@ screenshot lands in test-artifacts/report.png for a person to look at).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import bench_fixtures
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
+from conftest import ARTIFACTS
 from labbench.report import render
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Chromium talks to nothing but the page under test.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "report.png"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
+SCREENSHOT = ARTIFACTS / "report.png"
 
 
 def test_report_renders_offline_with_every_chart(page: Page, tmp_path: Path) -> None:
