@@ -90,6 +90,33 @@ def run_headless(tmp_path: Path, *args: str, users: int = 4, seconds: int = 2) -
     return Run(done.returncode, done.stdout + done.stderr, _read_stats(prefix))
 
 
+def run_distributed(tmp_path: Path, *args: str, users: int, seconds: int = 2) -> tuple[Run, str]:
+    """A master run headless with one worker started with the defaults, as
+    workers in Compose are; returns the master's run and the worker's output."""
+    port = str(native.free_port())
+    worker = subprocess.Popen(
+        _locust("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        cwd=tmp_path,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        run = run_headless(
+            tmp_path,
+            *("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--expect-workers", "1"),
+            *args,
+            users=users,
+            seconds=seconds,
+        )
+        worker_output, _ = worker.communicate(timeout=30)  # a worker quits with its master
+    finally:
+        worker.kill()
+        worker.wait()
+    return run, worker_output
+
+
 @pytest.fixture(scope="module")
 def server_url(upstream_url: str) -> Iterator[str]:
     with native.serve(matrix.get("gunicorn-gevent"), upstream_url=upstream_url) as url:
@@ -145,28 +172,10 @@ def test_every_check_fails_a_wrong_body(wrong_server_url: str, tmp_path: Path) -
 
 
 def test_options_reach_workers(server_url: str, tmp_path: Path) -> None:
-    # The worker is started with the defaults and learns the host, --io-ms
-    # and --warmup from the master's spawn message, as workers in Compose do.
-    port = str(native.free_port())
-    worker = subprocess.Popen(
-        _locust("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-        cwd=tmp_path,
-        env=_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    # The worker learns the host, --io-ms and --warmup from the master's spawn message.
+    run, worker_output = run_distributed(
+        tmp_path, "--host", server_url, "--io-ms", "50", "--warmup", "1", "Io", users=2
     )
-    try:
-        run = run_headless(
-            tmp_path,
-            *("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--expect-workers", "1"),
-            *("--host", server_url, "--io-ms", "50", "--warmup", "1", "Io"),
-            users=2,
-        )
-        worker_output, _ = worker.communicate(timeout=30)  # a worker quits with its master
-    finally:
-        worker.kill()
-        worker.wait()
 
     assert run.returncode == 0, run.describe()
     assert set(run.stats) == {"/io?ms=50"}, run.describe()
@@ -195,27 +204,7 @@ def test_warmup_resets_the_statistics(server_url: str, tmp_path: Path) -> None:
 def test_target_reaches_workers(tmp_path: Path) -> None:
     # No host: the worker must build the URL from the master's --target, not
     # its own default. Zero users, so nothing tries to reach a Compose name.
-    port = str(native.free_port())
-    worker = subprocess.Popen(
-        _locust("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-        cwd=tmp_path,
-        env=_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        run = run_headless(
-            tmp_path,
-            *("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--expect-workers", "1"),
-            *("--target", "gunicorn-gevent", "Hello"),
-            users=0,
-            seconds=1,
-        )
-        worker_output, _ = worker.communicate(timeout=30)
-    finally:
-        worker.kill()
-        worker.wait()
+    run, worker_output = run_distributed(tmp_path, "--target", "gunicorn-gevent", "Hello", users=0, seconds=1)
 
     assert run.returncode == 0, run.describe()
     assert "Load goes to http://gunicorn-gevent:8000" in worker_output, worker_output[-3000:]

@@ -304,22 +304,25 @@ def methodology(results: dict[str, Any]) -> list[str]:
     processes = plan["locust_processes"]
     cpus = (run.get("limits") or {}).get("cpus")
     return [
-        f"One server at a time, in {where}: {len(servers)} servers, each under identical limits ({_limits_text(run)}).",
+        f"One server at a time, in {where}: {len(servers)} servers, "
+        + ("each under identical limits" if (run.get("limits") or {}).get("identical") else "under limits that DIFFER")
+        + f" ({_limits_text(run)}).",
         f"Each cell is one server, scenario and user count: a {plan['warmup_s']:g} s warm-up that is not "
         f"counted, then a fixed {plan['duration_s']:g} s measured window.",
         f"Users never wait between requests (a closed loop), so the user count is the offered concurrency: "
         f"{', '.join(map(str, users))} users.",
         f"{plan['repetitions']} repetitions of each of the {len(servers) * len(scenarios) * len(users)} combinations, "
-        f"all in one shuffled order (seed {plan['seed']}), so drift over time spreads over every server; "
+        f"in rounds of one repetition each, every round in its own shuffled order (seed {plan['seed']}), so drift "
+        "over time spreads over every server; "
         "tables show the median with the lowest and highest repetition.",
         "Every response is verified: a wrong body or status counts as a failure, and a server that answers wrongly "
         "cannot win.",
         f"The load generator ran {processes} Locust process{'es' if processes != 1 else ''}; a cell is flagged "
-        f"{LG_LABEL} when they used ≥ {LOADGEN_BOUND_AT:.0%} of their CPU, since the limit may then be Locust's, "
-        "not the server's.",
+        f"{LG_LABEL} when they used ≥ {run.get('loadgen_bound_at', LOADGEN_BOUND_AT):.0%} of their CPU, "
+        "since the limit may then be Locust's, not the server's.",
         "Server CPU seconds and memory come from the app's own /usage endpoint (its cgroup, or its process group "
-        "natively), read before and after each cell; memory is the largest peak, which counts from the server's "
-        "start and so can include earlier cells of the same server.",
+        "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
+        "the server's start and so can include earlier cells of the same server.",
         "Effective concurrency is Little's law, req/s times mean latency: the requests in flight on average.",
         "Ideal req/s, and efficiency = req/s ÷ ideal: "
         + "; ".join(_ideal_text(name, results["scenarios"].get(name, {}), cpus) for name in scenarios)

@@ -216,6 +216,7 @@ def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
     return {
         "mode": targets.mode,
         "limits": limits,
+        "loadgen_bound_at": HOT,
         "machine": {
             "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(),
