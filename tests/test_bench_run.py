@@ -150,3 +150,16 @@ def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatc
     results = json.loads((folder / "results.json").read_text())
     assert results["run"]["mode"] == "docker"
     assert results["run"]["limits"]["identical"] and results["run"]["limits"]["cpus"] == "1"
+
+
+def test_config_file_sets_options_and_flags_win(tmp_path: Path) -> None:
+    from labbench import cli
+
+    config = tmp_path / "bench.yaml"
+    config.write_text("servers: [gunicorn-sync]\nusers: [8, 32]\nduration: 7\nnative: true\noutput: out\n")
+    parser = cli.run_parser()
+    given = cli.options(parser.parse_args(["--config", str(config), "--duration", "9"]), parser)
+    plan = cli.plan_from(given)
+    assert (plan.servers, plan.users, plan.duration_s) == (["gunicorn-sync"], [8, 32], 9)
+    assert (plan.scenarios, plan.repetitions) == (cli.FULL["scenarios"], cli.FULL["repetitions"])
+    assert given["native"] is True and given["output"] == Path("out")

@@ -120,8 +120,12 @@ def _config(path: Path | None, parser: argparse.ArgumentParser) -> dict[str, Any
     return {k: v for k, v in vars(parser.parse_args(argv)).items() if v not in (None, False)}
 
 
-def plan_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> runner.Plan:
-    given = _config(args.config, parser) | {k: v for k, v in vars(args).items() if v not in (None, False)}
+def options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The config file's options, overridden by those given as flags."""
+    return _config(args.config, parser) | {k: v for k, v in vars(args).items() if v not in (None, False)}
+
+
+def plan_from(given: dict[str, Any]) -> runner.Plan:
     base = QUICK if given.get("quick") else FULL
     pick = lambda key, default=None: given.get(key, base.get(key, default))  # noqa: E731
     return runner.Plan(
@@ -146,9 +150,10 @@ def main_run(argv: list[str]) -> int:
         folder = args.resume
         results = runner.resume(folder)
     else:
-        plan = plan_from(args, parser)
-        output = args.output or DEFAULT_OUTPUT
-        folder, results = runner.start(plan, output, args.native)
+        given = options(args, parser)
+        folder, results = runner.start(
+            plan_from(given), given.get("output", DEFAULT_OUTPUT), given.get("native", False)
+        )
     _render(folder)
     ok = sum(cell["status"] == "ok" for cell in results["cells"])
     print(f"{ok}/{len(results['cells'])} cells ok; report: {folder / 'report.html'}")
