@@ -50,9 +50,17 @@ ENDPOINTS = [
 ]
 
 
-def probe(stack: Stack) -> list[dict]:
+@pytest.fixture(scope="module")
+def answers(lab_stack: Stack) -> dict[tuple[str, str], dict]:
+    """Every endpoint of every server, asked once over the Compose network."""
     script = PROBE.format(names=[s.name for s in SERVERS], checks=ENDPOINTS)
-    return [json.loads(line) for line in stack.exec_python(script, service="upstream").splitlines()]
+    lines = lab_stack.exec_python(script, service="upstream").splitlines()
+    return {(a["server"], a["path"]): a for a in map(json.loads, lines)}
+
+
+def answered(answer: dict) -> dict:
+    assert answer["status"] == 200, f"{answer['server']}{answer['path']}: {answer['body'][:300]}"
+    return json.loads(answer["body"])
 
 
 def test_every_service_is_running_and_every_server_healthy(lab_stack: Stack) -> None:
@@ -64,39 +72,34 @@ def test_every_service_is_running_and_every_server_healthy(lab_stack: Stack) -> 
     assert states["locust-worker"]["State"] == "running"
 
 
-def test_every_endpoint_answers_on_every_server(lab_stack: Stack) -> None:
-    expected = {path: body for path, body in ENDPOINTS}
-    answers = probe(lab_stack)
+def test_every_endpoint_answers_on_every_server(answers: dict[tuple[str, str], dict]) -> None:
     assert len(answers) == len(SERVERS) * len(ENDPOINTS)
-    for answer in answers:
-        where = f"{answer['server']}{answer['path']}"
-        if answer["path"] == "/io?ms=abc":
+    for (server, path), answer in answers.items():
+        where = f"{server}{path}"
+        if path == "/io?ms=abc":
             assert answer["status"] == 400, where
             assert json.loads(answer["body"])["parameter"] == "ms", where
-        elif answer["path"] == "/no-such-page":
+        elif path == "/no-such-page":
             assert answer["status"] == 404, where
             assert json.loads(answer["body"])["error"] == "Not Found", where
         else:
             assert answer["status"] == 200, f"{where}: {answer['body'][:300]}"
-            if expected[answer["path"]] is not None:
-                assert answer["body"] == expected[answer["path"]], where
+            expected = dict(ENDPOINTS)[path]
+            if expected is not None:
+                assert answer["body"] == expected, where
 
 
-def test_each_container_runs_the_model_its_label_claims(lab_stack: Stack) -> None:
-    for answer in probe(lab_stack):
-        body = json.loads(answer["body"]) if answer["status"] == 200 and answer["path"] == "/whoami" else None
-        if body is not None:
-            server = matrix.get(answer["server"])
-            assert body["model"] == server.model, (server.name, body)
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
+def test_each_container_runs_the_model_its_label_claims(answers: dict, server: matrix.Server) -> None:
+    assert answered(answers[server.name, "/whoami"])["model"] == server.model
 
 
-def test_usage_comes_from_the_container_cgroup(lab_stack: Stack) -> None:
-    for answer in probe(lab_stack):
-        if answer["path"] == "/usage":
-            body = json.loads(answer["body"])
-            assert body["source"].startswith("cgroup"), answer
-            assert body["cpu_seconds"] > 0
-            assert body["memory_bytes"] > 0
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
+def test_usage_comes_from_the_container_cgroup(answers: dict, server: matrix.Server) -> None:
+    usage = answered(answers[server.name, "/usage"])
+    assert usage["source"].startswith("cgroup"), usage
+    assert usage["cpu_seconds"] > 0 and usage["memory_bytes"] > 0, usage
+    assert usage["cpu_limit"] is not None and usage["memory_limit_bytes"] is not None, usage
 
 
 def test_every_server_gets_the_same_image_limits_and_hardening(lab_stack: Stack) -> None:

@@ -60,13 +60,18 @@ def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     return [*argv, load.user_class]
 
 
-def usage(url: str) -> dict[str, Any] | None:
-    """The server's /usage, or None if it does not answer."""
+def get_json(url: str) -> Any:
+    """The JSON at ``url``, or None if nothing sensible answers."""
     try:
-        with urllib.request.urlopen(f"{url}/usage", timeout=5) as reply:
+        with urllib.request.urlopen(url, timeout=5) as reply:
             return json.loads(reply.read())
     except (OSError, ValueError):
         return None
+
+
+def usage(url: str) -> dict[str, Any] | None:
+    """The server's /usage, or None if it does not answer."""
+    return get_json(f"{url}/usage")
 
 
 def _tree_cpu_seconds(process: psutil.Process) -> float:

@@ -17,11 +17,9 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import itertools
-import json
 import os
 import platform
 import random
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,14 +100,6 @@ def new_run_folder(output: Path) -> Path:
 
 
 # --- where the servers are ---------------------------------------------------
-
-
-def _json(url: str) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return json.loads(reply.read())
-    except (OSError, ValueError):
-        return None
 
 
 class Targets:
@@ -194,7 +184,7 @@ def _cpu_model() -> str:
 
 def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
     """Where and with what the run happens; limits as the servers report them."""
-    reports = {name: _json(f"{url}/usage") for name, url in targets.urls.items()}
+    reports = {name: locustrun.usage(url) for name, url in targets.urls.items()}
     reported = {(report.get("cpu_limit"), report.get("memory_limit_bytes")) for report in reports.values() if report}
     app_url = next(iter(targets.urls.values()), None)
     limits: dict[str, Any] = {
@@ -226,7 +216,7 @@ def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
         },
         "versions": {
             "bench": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
-            "app": (app_url and _json(f"{app_url}/packages")) or {},
+            "app": (app_url and locustrun.get_json(f"{app_url}/packages")) or {},
         },
         "locust_command": locustrun.command(
             Load("<UserClass>", 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms),
