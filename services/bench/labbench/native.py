@@ -9,6 +9,7 @@ worker it forked and the app's /usage endpoint can sum its process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 import matrix
 
@@ -37,8 +39,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _environment(server: matrix.Server, upstream_url: str | None) -> dict[str, str]:
-    env = dict(os.environ)
+def _environment(server: matrix.Server, upstream_url: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ) | extra
     # The server's command (gunicorn, uwsgi, flask, python) comes from this
     # interpreter's environment, as it would from the image's.
     bin_dir = str(Path(sys.executable).parent)
@@ -79,20 +81,28 @@ def serve(
     startup_timeout: float = 30,
     grace: float = 10,
     cpus: set[int] | None = None,
+    env: dict[str, str] | None = None,
+    log: IO[str] | None = None,
 ) -> Iterator[str]:
     """Start ``server`` on a free loopback port; yield its base URL; stop it.
 
     ``cpus`` pins the server (and every worker it forks) to those CPUs, the
-    native stand-in for a container's CPU limit.
+    native stand-in for a container's CPU limit. ``env`` adds environment
+    variables (the LAB_* knobs, read by the command and the app). ``log``, a
+    file opened for reading and writing, receives the server's output;
+    without one it goes to a temporary file, shown if the server fails.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = server.argv("127.0.0.1", port)
-    with tempfile.TemporaryFile("w+") as log:
+    extra = env or {}
+    argv = server.argv("127.0.0.1", port, dict(os.environ) | extra)
+    with contextlib.ExitStack() as stack:
+        if log is None:
+            log = stack.enter_context(tempfile.TemporaryFile("w+"))
         process = subprocess.Popen(
             argv,
             cwd=APP_DIR,
-            env=_environment(server, upstream_url),
+            env=_environment(server, upstream_url, extra),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
