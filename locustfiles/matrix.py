@@ -61,6 +61,7 @@ class Server:
     command: str
     published_port: int
     slots_expression: str = "unbounded"
+    recycle_expression: str | None = None
 
     @property
     def slot_factors(self) -> list[int] | None:
@@ -70,6 +71,15 @@ class Server:
         if text == "unbounded":
             return None
         return [int(factor) for factor in text.split("*")]
+
+    @property
+    def max_requests(self) -> int | None:
+        """``lab.recycle`` with the current knobs: requests after which the
+        server recycles a worker (0: it could, but does not); None where the
+        server has no such setting."""
+        if self.recycle_expression is None:
+            return None
+        return int(interpolate(self.recycle_expression, os.environ))
 
     @property
     def slots(self) -> int | None:
@@ -122,6 +132,7 @@ def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
                 command=command,
                 published_port=_published_port(name, service),
                 slots_expression=str(labels.get("lab.slots", "unbounded")),
+                recycle_expression=None if "lab.recycle" not in labels else str(labels["lab.recycle"]),
             )
         )
     if not servers:

@@ -51,6 +51,18 @@ def test_slots_label_uses_the_commands_own_knobs(server: matrix.Server) -> None:
 
 
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
+def test_recycle_label_is_the_commands_max_requests(server: matrix.Server) -> None:
+    """lab.recycle exactly where the command sets --max-requests, with its knob."""
+    flag = re.search(r"--max-requests (\S+)", server.command)
+    if flag is None:
+        assert server.recycle_expression is None, f"{server.name} cannot recycle workers but has lab.recycle"
+        assert server.max_requests is None
+    else:
+        assert server.recycle_expression == flag.group(1)
+        assert server.max_requests is not None
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
 def test_readme_lists_each_server_with_its_port(server: matrix.Server) -> None:
     assert re.search(
         rf"^\| `{re.escape(server.name)}` \| {server.published_port} \| {re.escape(server.model)} \|", README, re.M

@@ -15,11 +15,12 @@ from typing import Any
 
 from flask import Flask
 
-from flasklab import errors, runtime, views
+from flasklab import errors, faults, runtime, views
 
-#: The largest ``ms`` any endpoint accepts: long enough for every experiment,
-#: short enough that a typo cannot park a worker for hours.
-MAX_MS = 30_000
+#: The largest ``ms`` any endpoint accepts: long enough for every experiment
+#: (the timeout fault outlasts the servers' 30 s timeouts), short enough that
+#: a typo cannot park a worker for hours.
+MAX_MS = 120_000
 
 
 class LabFlask(Flask):
@@ -56,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # "cgroup" inside a container (the whole container is the server);
         # "process" natively (the server's process group).
         USAGE_SOURCE=os.environ.get("LAB_USAGE_SOURCE", "process"),
+        # /fault/* lets a request kill or stop its own server: only where the
+        # lab turns it on (compose.yaml, the native launcher), never by default.
+        FAULT_ENDPOINTS=os.environ.get("LAB_FAULT_ENDPOINTS") == "1",
     )
     if config:
         app.config.update(config)
@@ -63,4 +67,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     runtime.init_app(app)
     errors.init_app(app)
     app.register_blueprint(views.bp)
+    if app.config["FAULT_ENDPOINTS"]:
+        app.register_blueprint(faults.bp)
     return app

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psutil
 from flask import Flask
 
 T = TypeVar("T")
@@ -109,6 +110,40 @@ def model(environ: dict[str, Any]) -> str:
     return unit
 
 
+def server_root() -> psutil.Process:
+    """The server's top process: the master that forked this worker, or this
+    process when nothing forked it.
+
+    A server's workers share its process group (the native launcher, tini in
+    a container and a shell's job control each give a server a group of its
+    own), so walking up stops at the last ancestor in this group: never the
+    container's init, a shell or whatever started the server.
+    """
+    group = os.getpgid(0)
+    process = psutil.Process()
+    while (parent := process.parent()) is not None and parent.pid != 1:
+        try:
+            if os.getpgid(parent.pid) != group:
+                break
+        except ProcessLookupError:
+            break
+        process = parent
+    return process
+
+
+def census() -> dict[str, Any]:
+    """The server as a whole: its top process, when that started, and the
+    worker processes it has now. Fault experiments compare two censuses: new
+    worker pids under the same top process mean a master respawned them; a
+    new start time means the whole server was restarted from outside."""
+    root = server_root()
+    try:
+        workers = sorted(child.pid for child in root.children())
+    except psutil.Error:
+        workers = []
+    return {"pid": root.pid, "started": root.create_time(), "workers": workers}
+
+
 def describe(environ: dict[str, Any]) -> dict[str, Any]:
     thread = threading.current_thread()
     return {
@@ -124,4 +159,5 @@ def describe(environ: dict[str, Any]) -> dict[str, Any]:
         "thread_id": threading.get_ident(),
         "greenlet": greenlet_name(),
         "in_flight": in_flight(),
+        "server": census(),
     }

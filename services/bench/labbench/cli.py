@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 import matrix
-from labbench import BenchError, runner, scenarios
+from labbench import BenchError, faults, runner, scenarios
 
 DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
 
@@ -37,6 +37,25 @@ def _names(flag: str, known: list[str]):
 
     parse.__name__ = flag  # argparse names the type in its error message
     return parse
+
+
+def _fault_names(text: str) -> list[str]:
+    if text.strip() == "all":
+        return list(faults.FAULTS)
+    return _names("--faults", list(faults.FAULTS))(text)
+
+
+_fault_names.__name__ = "--faults"
+
+
+def _long_ms(text: str) -> int:
+    value = _number(1000, int)(text)
+    if value > 110_000:  # the app caps every ms parameter at 120 000
+        raise argparse.ArgumentTypeError(f"must be at most 110000, not {text!r}")
+    return value
+
+
+_long_ms.__name__ = "--long-ms"
 
 
 def _positive_ints(text: str) -> list[int]:
@@ -86,6 +105,17 @@ def run_parser() -> argparse.ArgumentParser:
         "--io-ms", type=_number(0, int), default=None, help="sleep per /io, /upstream, /async-io request (default: 100)"
     )
     add("--cpu-ms", type=_number(0, int), default=None, help="CPU time per /cpu request (default: 10)")
+    add(
+        "--faults",
+        type=_fault_names,
+        help=f"fault experiments to run, comma-separated or 'all': {', '.join(faults.FAULTS)} "
+        "(docs/faults.md; alone, they replace the default scenarios and run once)",
+    )
+    add(
+        "--long-ms",
+        type=_long_ms,
+        help="length of the timeout fault's request; must outlast the servers' timeouts (default: 35000)",
+    )
     add("--seed", type=int, help="seed of the shuffled order (default: random, and recorded)")
     add("--output", type=Path, help=f"folder that receives the run's folder (default: {DEFAULT_OUTPUT})")
     add("--config", type=Path, help="YAML file with any of these options (keys as the long flag names)")
@@ -127,6 +157,9 @@ def options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[s
 
 def plan_from(given: dict[str, Any]) -> runner.Plan:
     base = QUICK if given.get("quick") else FULL
+    if given.get("faults") and "scenarios" not in given:
+        # A fault run: the experiments alone, once each, unless asked otherwise.
+        base = base | {"scenarios": [], "repetitions": 1}
     pick = lambda key, default=None: given.get(key, base.get(key, default))  # noqa: E731
     return runner.Plan(
         servers=pick("servers", matrix.names()),
@@ -140,6 +173,8 @@ def plan_from(given: dict[str, Any]) -> runner.Plan:
         cpu_ms=pick("cpu_ms", 10),
         seed=pick("seed", random.randrange(2**31)),
         quick=bool(given.get("quick")),
+        faults=pick("faults", []),
+        long_ms=pick("long_ms", 35_000),
     )
 
 

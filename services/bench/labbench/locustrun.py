@@ -182,10 +182,16 @@ class _Usage(threading.Thread):
         return self.result
 
 
-def measure(load: Load, url: str, csv_prefix: Path, on_tick: Callable[[float], None] | None = None) -> Measurement:
+def measure(
+    load: Load,
+    url: str,
+    csv_prefix: Path,
+    on_tick: Callable[[float], None] | None = None,
+    on_window: Callable[[], None] | None = None,
+) -> Measurement:
     """Run Locust against ``url`` and measure the window between the end of
     its warm-up and its stop; ``on_tick(seconds)`` is called about twice a
-    second for progress displays."""
+    second for progress displays, ``on_window()`` once as the window opens."""
     log_path = csv_prefix.with_name(csv_prefix.name + "_locust.log")
     with log_path.open("w") as log_file:
         process = psutil.Popen(
@@ -212,6 +218,8 @@ def measure(load: Load, url: str, csv_prefix: Path, on_tick: Callable[[float], N
             raise fail("Locust never ended its warm-up")
         window_start, started_at = time.monotonic(), time.time()
         cpu_before, usage_before = _tree_cpu_seconds(process), _Usage(url)
+        if on_window:
+            on_window()
         if not log.wait_for(STOPPED, load.duration_s + 30, tick):
             raise fail("Locust did not stop at the end of its run time")
         window = time.monotonic() - window_start

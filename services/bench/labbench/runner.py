@@ -20,16 +20,18 @@ import itertools
 import os
 import platform
 import random
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 import matrix
-from labbench import BenchError, locustrun, native, scenarios
+from labbench import BenchError, faults, locustrun, native, scenarios
 from labbench.locustrun import HOT, Load
 from labbench.results import SCHEMA_VERSION, load_results, save
 
@@ -51,6 +53,8 @@ class Plan:
     cpu_ms: int
     seed: int
     quick: bool = False
+    faults: list[str] = field(default_factory=list)
+    long_ms: int = 35_000
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,33 @@ class CellKey:
         return f"{self.server}__{self.scenario}__u{self.users}__r{self.repetition}"
 
 
-def run_order(plan: Plan) -> list[CellKey]:
-    """Every cell of the plan: repetition rounds, each in its own shuffled order."""
+@dataclass(frozen=True)
+class FaultKey:
+    server: str
+    fault: str
+    repetition: int
+
+    @property
+    def slug(self) -> str:
+        return f"{self.server}__fault-{self.fault}__r{self.repetition}"
+
+
+def run_order(plan: Plan) -> list[CellKey | FaultKey]:
+    """Every cell of the plan: repetition rounds, each in its own shuffled
+    order; the fault experiments after all the measurements, since they
+    leave servers restarted."""
     rng = random.Random(plan.seed)
-    order: list[CellKey] = []
+    order: list[CellKey | FaultKey] = []
     for repetition in range(1, plan.repetitions + 1):
         round_ = [
             CellKey(s, sc, u, repetition) for s, sc, u in itertools.product(plan.servers, plan.scenarios, plan.users)
         ]
         rng.shuffle(round_)
         order += round_
+    for repetition in range(1, plan.repetitions + 1):
+        faults_round = [FaultKey(s, f, repetition) for s, f in itertools.product(plan.servers, plan.faults)]
+        rng.shuffle(faults_round)
+        order += faults_round
     return order
 
 
@@ -121,6 +142,16 @@ class Targets:
     def answers(self, name: str) -> bool:
         return name in self.urls and locustrun.usage(self.urls[name]) is not None
 
+    def revive(self, name: str, timeout: float = 60) -> float | None:
+        """Seconds until ``name`` answers again after a fault (None: it never
+        did). Here something else brings it back: Compose's restart policy."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.answers(name):
+                return round(time.monotonic() - start, 2)
+            time.sleep(0.5)
+        return None
+
 
 class ComposeTargets(Targets):
     """Servers already running as Compose services on this network."""
@@ -142,32 +173,56 @@ class ComposeTargets(Targets):
 class NativeTargets(Targets):
     """Each server's real command on loopback, pinned to the first CPU, while
     this process and Locust keep the others: the native stand-in for a
-    container's CPU limit."""
+    container's CPU limit. A server that a fault took down is started again,
+    as the restart policy in compose.yaml would."""
 
     mode = "native"
+    #: What the lab's compose.yaml gives every server besides its command.
+    ENV: ClassVar[dict[str, str]] = {"LAB_FAULT_ENDPOINTS": "1"}
 
     def __enter__(self) -> NativeTargets:
         self._stack = contextlib.ExitStack()
+        self._running: dict[str, contextlib.ExitStack] = {}
         cpus = sorted(os.sched_getaffinity(0))
         self.server_cpus = {cpus[0]} if len(cpus) > 1 else None
         try:
-            upstream = self._stack.enter_context(native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus))
-            for name, server in self.servers.items():
+            self.upstream = self._stack.enter_context(
+                native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus)
+            )
+            for name in self.servers:
                 try:
-                    self.urls[name] = self._stack.enter_context(
-                        native.serve(server, upstream_url=upstream, cpus=self.server_cpus)
-                    )
+                    self._start(name)
                 except native.ServerFailed as error:
                     self.startup_errors[name] = str(error)
         except BaseException:
-            self._stack.close()
+            self.__exit__()
             raise
         if self.server_cpus:
             # Locust inherits this process's CPUs: keep it off the servers' one.
             os.sched_setaffinity(0, set(cpus[1:]))
         return self
 
+    def _start(self, name: str) -> None:
+        stack = contextlib.ExitStack()
+        self.urls[name] = stack.enter_context(
+            native.serve(self.servers[name], upstream_url=self.upstream, cpus=self.server_cpus, env=self.ENV)
+        )
+        self._running[name] = stack
+
+    def revive(self, name: str, timeout: float = 60) -> float | None:
+        if self.answers(name):
+            return 0.0
+        start = time.monotonic()
+        self._running.pop(name).close()
+        try:
+            self._start(name)
+        except native.ServerFailed:
+            return None
+        return round(time.monotonic() - start, 2)
+
     def __exit__(self, *exc: object) -> None:
+        for stack in self._running.values():
+            stack.close()
         self._stack.close()
 
 
@@ -304,6 +359,79 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
     return cell
 
 
+def _fault_cell(key: FaultKey, order: int, status: str, error: str | None) -> dict[str, Any]:
+    return {
+        **asdict(key),
+        "order": order,
+        "status": status,
+        "error": error,
+        "started_at": now(),
+        "users": faults.USERS,
+        "observed": None,
+        "timeline": [],
+        "ok_per_s_before": None,
+        "ok_per_s_after": None,
+        "kept": None,
+        "failures_after": None,
+        "back_after_s": None,
+        "raw": f"raw/{key.slug}",
+    }
+
+
+def _not_applicable(server: matrix.Server, fault: str) -> str | None:
+    if fault != "recycle":
+        return None
+    if server.max_requests is None:
+        return "this server has no max-requests setting: nothing ever recycles its workers"
+    if server.max_requests == 0:
+        return "recycling is off (LAB_MAX_REQUESTS=0); set LAB_MAX_REQUESTS to measure it"
+    return None
+
+
+def run_fault_cell(
+    key: FaultKey, order: int, plan: Plan, targets: Targets, folder: Path, on_tick: Any
+) -> dict[str, Any]:
+    """One fault experiment (labbench.faults); afterwards the server is
+    brought back for the cells that follow, and how long that took is kept."""
+    if (reason := _not_applicable(targets.servers[key.server], key.fault)) is not None:
+        return _fault_cell(key, order, "not-applicable", reason)
+    if key.server in targets.startup_errors:
+        return _fault_cell(key, order, "server-unavailable", targets.startup_errors[key.server][-500:])
+    if not targets.answers(key.server):
+        return _fault_cell(key, order, "server-unavailable", "did not answer /usage before the cell")
+    fault = faults.FAULTS[key.fault]
+    watch = faults.Watch(targets.urls[key.server], plan.long_ms)
+    window = threading.Event()
+    observed: dict[str, Any] = {}
+
+    def inject() -> None:
+        if window.wait(120) and not watch.ending.wait(faults.LEAD_S):
+            observed.update(fault.inject(watch))
+
+    injector = threading.Thread(target=inject, daemon=True)
+    injector.start()
+    load = Load(fault.user_class, faults.USERS, 0, faults.seconds(fault, plan.long_ms), 1, plan.io_ms, plan.cpu_ms)
+    prefix = folder / "raw" / key.slug
+    try:
+        locustrun.measure(load, watch.url, prefix, on_tick, on_window=window.set)
+        status, error = "ok", None
+    except locustrun.LocustFailed as failure:
+        status, error = "locust-error", str(failure)
+    watch.ending.set()
+    injector.join(plan.long_ms / 1000 + 60)
+    points = faults.timeline(prefix.with_name(prefix.name + "_stats_history.csv"), watch.at)
+    cell = _fault_cell(key, order, status, error)
+    return (
+        cell
+        | faults.summary(points)
+        | {
+            "observed": observed or None,
+            "timeline": points,
+            "back_after_s": targets.revive(key.server),
+        }
+    )
+
+
 # --- the matrix -------------------------------------------------------------------
 
 
@@ -311,8 +439,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 class Progressing:
     """The rich progress display: cell i/N, server, scenario, live req/s, time left."""
 
-    total_cells: int
-    seconds_per_cell: float
+    seconds: list[float]  # the expected length of each cell of the run, in order
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
     def __enter__(self) -> Progressing:
@@ -325,21 +452,21 @@ class Progressing:
             console=self.console,
         )
         self.progress.start()
-        self.task = self.progress.add_task("", total=self.total_cells * self.seconds_per_cell, cell="", rps="")
+        self.task = self.progress.add_task("", total=sum(self.seconds), cell="", rps="")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def start_cell(self, done: int, index: int, key: CellKey, history: Path) -> Any:
+    def start_cell(self, base: float, index: int, key: CellKey | FaultKey, history: Path) -> Any:
+        """``base``: the expected seconds of every cell already done."""
+        if isinstance(key, FaultKey):
+            what = f"{key.server} · fault {key.fault} · {faults.USERS} users · rep {key.repetition}"
+        else:
+            what = f"{key.server} · {key.scenario} · {key.users} users · rep {key.repetition}"
         self.progress.update(
-            self.task,
-            completed=done * self.seconds_per_cell,
-            cell=f"cell {index}/{self.total_cells}",
-            description=f"{key.server} · {key.scenario} · {key.users} users · rep {key.repetition}",
-            rps="",
+            self.task, completed=base, cell=f"cell {index}/{len(self.seconds)}", description=what, rps=""
         )
-        base = done * self.seconds_per_cell
 
         def tick(seconds: float) -> None:
             self.progress.update(self.task, completed=base + seconds, rps=_live_rps(history))
@@ -358,6 +485,18 @@ def _live_rps(history: Path) -> str:
     return ""
 
 
+def _expected_seconds(key: CellKey | FaultKey, plan: Plan) -> float:
+    if isinstance(key, FaultKey):
+        return faults.seconds(faults.FAULTS[key.fault], plan.long_ms) + OVERHEAD_S
+    return plan.warmup_s + plan.duration_s + OVERHEAD_S
+
+
+def _done(results: dict[str, Any]) -> set[CellKey | FaultKey]:
+    return {CellKey(c["server"], c["scenario"], c["users"], c["repetition"]) for c in results["cells"]} | {
+        FaultKey(c["server"], c["fault"], c["repetition"]) for c in results.get("faults", [])
+    }
+
+
 def execute(plan: Plan, folder: Path, results: dict[str, Any], targets_class: type[Targets]) -> dict[str, Any]:
     """Run every cell of ``plan`` not yet in ``results``; save after each one."""
     try:
@@ -365,21 +504,26 @@ def execute(plan: Plan, folder: Path, results: dict[str, Any], targets_class: ty
     except matrix.MatrixError as error:
         raise BenchError(str(error)) from None
     order = run_order(plan)
-    done = {CellKey(c["server"], c["scenario"], c["users"], c["repetition"]) for c in results["cells"]}
-    todo = [(index, key) for index, key in enumerate(order, 1) if key not in done]
+    done = _done(results)
+    expected = [_expected_seconds(key, plan) for key in order]
     (folder / "raw").mkdir(exist_ok=True)
+    results.setdefault("faults", [])
     with targets_class(servers) as targets:
         if "machine" not in results["run"]:
             results["run"] |= metadata(targets, plan)
         results["servers"], results["scenarios"] = describe(plan, servers)
         save(folder, results)
-        per_cell = plan.warmup_s + plan.duration_s + OVERHEAD_S
-        with Progressing(len(order), per_cell) as progress:
-            for position, (index, key) in enumerate(todo):
-                tick = progress.start_cell(
-                    len(done) + position, index, key, folder / "raw" / f"{key.slug}_stats_history.csv"
-                )
-                results["cells"].append(run_cell(key, index, plan, targets, folder, tick))
+        with Progressing(expected) as progress:
+            for index, key in enumerate(order, 1):
+                if key in done:
+                    continue
+                base = sum(seconds for seconds, k in zip(expected, order, strict=True) if k in done)
+                tick = progress.start_cell(base, index, key, folder / "raw" / f"{key.slug}_stats_history.csv")
+                if isinstance(key, FaultKey):
+                    results["faults"].append(run_fault_cell(key, index, plan, targets, folder, tick))
+                else:
+                    results["cells"].append(run_cell(key, index, plan, targets, folder, tick))
+                done.add(key)
                 save(folder, results)
     results["run"]["finished_at"] = now()
     save(folder, results)
@@ -400,6 +544,7 @@ def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, dict[str, 
         "servers": {},
         "scenarios": {},
         "cells": [],
+        "faults": [],
     }
     save(folder, results)
     return folder, execute(plan, folder, results, NativeTargets if native_mode else ComposeTargets)

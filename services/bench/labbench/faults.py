@@ -1,0 +1,344 @@
+"""Fault experiments: one fault, injected into one server under load.
+
+A fault cell runs Locust against the server like any other cell, but without
+a warm-up reset, so that Locust's per-second history covers the seconds
+before the fault and after it. ``LEAD_S`` seconds into the load a thread of
+the runner injects the fault and watches what follows; the cell keeps both
+what it saw and the timeline (successes and failures per second, relative to
+the moment of the fault). docs/faults.md explains each experiment and its
+results.
+
+The faults reach a server the same way natively and in containers: through
+the app's ``/fault/*`` endpoints (the runner has no Docker socket) and plain
+sockets. Every experiment is bounded: fixed users, a fixed length, and
+sockets with timeouts.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import socket
+import statistics
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labbench import locustrun
+
+#: Seconds of load before the fault: the "before" the rest is compared with.
+LEAD_S = 4.0
+#: Locust users of every fault cell's background load.
+USERS = 8
+#: Slow clients of the slow-clients experiment: a handful, as one misbehaving
+#: network or a few phones on a bad connection would be.
+SLOW_CLIENTS = 8
+#: Requests in flight when the stop arrives, and how long each one takes.
+PROBES = 4
+PROBE_MS = 2000
+#: How often the runner asks the server for its census while watching.
+POLL_S = 0.25
+
+
+@dataclass
+class Watch:
+    """What an injection needs: the server, the clock and when to stop."""
+
+    url: str
+    long_ms: int
+    ending: threading.Event = field(default_factory=threading.Event)
+    at: float | None = None  # Unix time of the fault
+
+    @property
+    def address(self) -> tuple[str, int]:
+        parts = urllib.parse.urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    def census(self) -> dict[str, Any] | None:
+        reply = locustrun.get_json(f"{self.url}/whoami")
+        return reply.get("server") if isinstance(reply, dict) else None
+
+    def mark(self) -> float:
+        self.at = time.time()
+        return time.monotonic()
+
+    def post(self, path: str) -> str:
+        """POST without a body; what came back, or why nothing did."""
+        request = urllib.request.Request(f"{self.url}{path}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return str(reply.status)
+        except urllib.error.HTTPError as error:
+            return str(error.code)
+        except (OSError, ValueError) as error:
+            return _error_kind(error)
+
+
+def _error_kind(error: BaseException) -> str:
+    reason = getattr(error, "reason", None)
+    return type(reason if isinstance(reason, BaseException) else error).__name__
+
+
+# --- the experiments ------------------------------------------------------------
+
+
+def crash(watch: Watch) -> dict[str, Any]:
+    """SIGKILL the worker that serves /fault/crash, then watch the server
+    until it is whole again or the cell ends."""
+    before = watch.census() or {}
+    start = watch.mark()
+    answer = watch.post("/fault/crash")
+    seen: dict[str, Any] = {"answer": answer, "answered_again_s": None, "whole_again_s": None}
+    after = None
+    while not watch.ending.wait(POLL_S):
+        census = watch.census()
+        if census is None:
+            continue
+        after = census
+        elapsed = round(time.monotonic() - start, 2)
+        if seen["answered_again_s"] is None:
+            seen["answered_again_s"] = elapsed
+        if census["started"] != before.get("started") or len(census["workers"]) >= len(before.get("workers", [])):
+            seen["whole_again_s"] = elapsed
+            break
+    return seen | _compare(before, after)
+
+
+def _compare(before: dict[str, Any], after: dict[str, Any] | None) -> dict[str, Any]:
+    """What changed between two censuses of the server."""
+    if after is None:
+        return {"outcome": "down", "workers_before": len(before.get("workers", [])), "workers_after": None}
+    old, new = set(before.get("workers", [])), set(after["workers"])
+    if after["started"] != before.get("started"):
+        outcome = "restarted"  # a new top process: something outside brought it back
+    elif old - new and new - old:
+        outcome = "respawned"  # the same master replaced what was lost
+    else:
+        outcome = "unaffected"
+    return {"outcome": outcome, "workers_before": len(old), "workers_after": len(new)}
+
+
+def _probe(url: str, timeout: float) -> dict[str, Any]:
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            reply.read()
+            result = str(reply.status)
+    except urllib.error.HTTPError as error:
+        result = str(error.code)
+    except (OSError, ValueError) as error:
+        result = _error_kind(error)
+    return {"result": result, "seconds": round(time.monotonic() - start, 2)}
+
+
+def _in_threads(calls: list[Callable[[], dict[str, Any]]]) -> Callable[[], list[dict[str, Any]]]:
+    """Start each call in a thread; the returned function waits for their results."""
+    results: list[dict[str, Any]] = [{} for _ in calls]
+
+    def run(index: int) -> None:
+        results[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+
+    def join() -> list[dict[str, Any]]:
+        for thread in threads:
+            thread.join()
+        return results
+
+    return join
+
+
+def _accepting(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def stop(watch: Watch) -> dict[str, Any]:
+    """SIGTERM the server while PROBES requests of PROBE_MS are in flight:
+    how many finish, and when it stops taking new connections."""
+    url = f"{watch.url}/io?ms={PROBE_MS}"
+    join = _in_threads([lambda: _probe(url, PROBE_MS / 1000 + 20)] * PROBES)
+    time.sleep(0.5)  # long enough to be in flight, well short of done
+    start = watch.mark()
+    answer = watch.post("/fault/stop")
+    refused_after = None
+    while time.monotonic() - start < 15:
+        if not _accepting(watch.address):
+            refused_after = round(time.monotonic() - start, 2)
+            break
+        time.sleep(0.05)
+    probes = join()
+    completed = sum(probe["result"] == "200" for probe in probes)
+    return {
+        "answer": answer,
+        "in_flight": PROBES,
+        "completed": completed,
+        "dropped": PROBES - completed,
+        "probe_results": sorted(probe["result"] for probe in probes),
+        "refusing_after_s": refused_after,
+    }
+
+
+def _slow_client(address: tuple[str, int], ending: threading.Event) -> dict[str, Any]:
+    """Send the start of a request, then one header byte a second, until the
+    cell ends or the server gives up on us."""
+    start = time.monotonic()
+    try:
+        with socket.create_connection(address, timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\nX-Slow: ")
+            while not ending.wait(1.0):
+                sock.sendall(b"x")
+            return {"closed_by_server": False, "held_s": round(time.monotonic() - start, 1)}
+    except OSError:
+        return {"closed_by_server": True, "held_s": round(time.monotonic() - start, 1)}
+
+
+def slow_clients(watch: Watch) -> dict[str, Any]:
+    """SLOW_CLIENTS connections that never finish their request, beside the normal users."""
+    watch.mark()
+    clients = _in_threads([lambda: _slow_client(watch.address, watch.ending)] * SLOW_CLIENTS)()
+    dropped = [client["held_s"] for client in clients if client["closed_by_server"]]
+    return {
+        "clients": SLOW_CLIENTS,
+        "closed_by_server": len(dropped),
+        "closed_after_s": statistics.median(dropped) if dropped else None,
+    }
+
+
+def timeout(watch: Watch) -> dict[str, Any]:
+    """One request longer than the server's timeout: what the client gets,
+    and whether the worker that served it survived."""
+    before = watch.census() or {}
+    watch.mark()
+    probe = _probe(f"{watch.url}/io?ms={watch.long_ms}", watch.long_ms / 1000 + 20)
+    after = None
+    for _ in range(20):  # the census may queue behind the background load
+        if (after := watch.census()) is not None:
+            break
+        time.sleep(POLL_S)
+    return {"long_ms": watch.long_ms, "result": probe["result"], "seconds": probe["seconds"]} | _compare(before, after)
+
+
+def recycle(watch: Watch) -> dict[str, Any]:
+    """Count the worker processes that come and go while the load runs."""
+    first = watch.census() or {"workers": []}
+    watch.mark()
+    seen = set(first["workers"])
+    while not watch.ending.wait(POLL_S):
+        census = watch.census()
+        if census is not None:
+            seen |= set(census["workers"])
+    return {"workers": len(first["workers"]), "recycled": len(seen) - len(first["workers"])}
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    title: str
+    question: str
+    user_class: str  # the normal users' scenario
+    after_s: Callable[[int], float]  # seconds of load after the fault, given --long-ms
+    inject: Callable[[Watch], dict[str, Any]]
+
+
+FAULTS = {
+    fault.name: fault
+    for fault in [
+        Fault(
+            "crash",
+            "Worker crash",
+            "One worker process is killed (SIGKILL) under load: how many requests fail, and does the server recover?",
+            "Io",
+            lambda _: 8.0,
+            crash,
+        ),
+        Fault(
+            "stop",
+            "Graceful shutdown",
+            f"SIGTERM under load with {PROBES} requests of {PROBE_MS} ms in flight: are they completed or dropped?",
+            "Hello",
+            lambda _: 6.0,
+            stop,
+        ),
+        Fault(
+            "slow-clients",
+            "Slow clients",
+            f"{SLOW_CLIENTS} clients send their request one byte a second beside {USERS} normal users: "
+            "how much normal throughput survives?",
+            "Hello",
+            lambda _: 8.0,
+            slow_clients,
+        ),
+        Fault(
+            "timeout",
+            "Request timeout",
+            "One request outlasts the server's timeout (gunicorn --timeout, uWSGI harakiri): "
+            "what does the client get, and what happens to the worker?",
+            "Io",
+            lambda long_ms: long_ms / 1000 + 4,
+            timeout,
+        ),
+        Fault(
+            "recycle",
+            "Worker recycling",
+            "Workers recycled after max-requests under load: are requests lost or connections reset?",
+            "Hello",
+            lambda _: 10.0,
+            recycle,
+        ),
+    ]
+}
+
+
+def seconds(fault: Fault, long_ms: int) -> float:
+    """The length of a fault cell's load."""
+    return LEAD_S + fault.after_s(long_ms)
+
+
+# --- the timeline -----------------------------------------------------------------
+
+
+def timeline(history_csv: Path, fault_at: float | None) -> list[list[float]]:
+    """[seconds from the fault, successes, failures] for each second of
+    Locust's history (its rows are cumulative, a second apart)."""
+    rows: list[tuple[int, int, int]] = []
+    try:
+        with history_csv.open(newline="") as file:
+            for row in csv.DictReader(file):
+                if row.get("Name") == "Aggregated":
+                    rows.append(
+                        (int(row["Timestamp"]), int(row["Total Request Count"]), int(row["Total Failure Count"]))
+                    )
+    except (OSError, ValueError, KeyError):
+        return []
+    origin = fault_at if fault_at is not None else (rows[0][0] if rows else 0)
+    points = []
+    for (_, requests0, failures0), (stamp, requests1, failures1) in itertools.pairwise(rows):
+        failed = failures1 - failures0
+        points.append([round(stamp - origin, 1), requests1 - requests0 - failed, failed])
+    return points
+
+
+def summary(points: list[list[float]]) -> dict[str, Any]:
+    """Successes per second before and after the fault, and failures after it."""
+    before = [ok for at, ok, _ in points if -LEAD_S + 1 < at <= 0]
+    after = [ok for at, ok, _ in points if at > 1]
+    rps_before = statistics.mean(before) if before else None
+    rps_after = statistics.mean(after) if after else None
+    return {
+        "ok_per_s_before": rps_before,
+        "ok_per_s_after": rps_after,
+        "kept": rps_after / rps_before if rps_before and rps_after is not None else None,
+        "failures_after": sum(failed for at, _, failed in points if at > 0),
+    }
