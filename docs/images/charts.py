@@ -1,0 +1,86 @@
+"""Draw docs/results.md's charts from a run's results.json with the report's own code.
+
+    python docs/images/charts.py                        the run docs/results.md shows
+    python docs/images/charts.py results/<run-id>       any other run (a folder or its results.json)
+
+Each chart is exactly what ``report.html`` shows for that run (labbench.report
+draws it; this script only writes each one to its own SVG file), so the
+images in the docs carry no number typed in by hand. Same data, same
+matplotlib: byte-identical files. Needs the bench requirements (the test
+virtualenv has them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Run as a plain script from anywhere: labbench and matrix live outside site-packages.
+sys.path[:0] = [str(ROOT / "services" / "bench"), str(ROOT / "locustfiles")]
+
+from labbench.report import ChartData, charts, first_seen, server_colours  # noqa: E402
+from labbench.results import load_results  # noqa: E402
+from labbench.stats import summarize  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+#: The run docs/results.md shows: a byte-for-byte copy of its results.json
+#: (results/ is not committed).
+RUN = HERE / "2026-11-21T231711Z-results.json"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def load(source: Path) -> tuple[str, dict]:
+    """The run's id and results, from a run folder or a results.json file, checked as the report checks them."""
+    if source.is_dir():
+        results = load_results(source)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            shutil.copyfile(source, Path(folder) / "results.json")
+            results = load_results(Path(folder))
+    return results["run"]["id"], results
+
+
+def render(results: dict, output: Path, prefix: str = "results") -> list[Path]:
+    """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``; the paths written."""
+    rows = summarize(results)
+    colours = server_colours(first_seen(row.server for row in rows))
+    written = []
+    for scenario in first_seen(row.scenario for row in rows):
+        # The same ChartData that report.html's section for this scenario draws from.
+        mine = [row for row in rows if row.scenario == scenario]
+        data = ChartData(
+            scenario,
+            first_seen(row.server for row in mine),
+            sorted({row.users for row in mine}),
+            {(row.server, row.users): row for row in mine},
+            colours,
+        )
+        kind = results["scenarios"].get(scenario, {}).get("kind", "baseline")
+        for chart in charts(data, kind):
+            path = output / f"{prefix}-{scenario}-{_slug(chart.title)}.svg"
+            path.write_text(chart.svg + "\n", encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, nargs="?", default=RUN, help="a run folder or its results.json")
+    parser.add_argument("--output", type=Path, default=HERE, help="where the SVG files go (default: docs/images)")
+    args = parser.parse_args()
+    run_id, results = load(args.source)
+    args.output.mkdir(parents=True, exist_ok=True)
+    for path in render(results, args.output):
+        print(f"wrote {path} (run {run_id})")
+
+
+if __name__ == "__main__":
+    main()
