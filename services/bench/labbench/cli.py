@@ -40,9 +40,9 @@ def _names(flag: str, known: list[str]):
 
 
 def _fault_names(text: str) -> list[str]:
-    if text.strip() == "all":
-        return list(faults.FAULTS)
-    return _names("--faults", list(faults.FAULTS))(text)
+    named = _names("--faults", [*faults.FAULTS, "all"])(text)
+    # "all" stands for every fault but the soak, in their own order.
+    return list(dict.fromkeys(name for item in named for name in (faults.ALL if item == "all" else [item])))
 
 
 _fault_names.__name__ = "--faults"
@@ -108,9 +108,10 @@ def run_parser() -> argparse.ArgumentParser:
     add(
         "--faults",
         type=_fault_names,
-        help=f"fault experiments to run, comma-separated or 'all': {', '.join(faults.FAULTS)} "
-        "(docs/faults.md; alone, they replace the default scenarios and run once)",
+        help=f"fault experiments to run, comma-separated or 'all' ({', '.join(faults.ALL)}; not soak): "
+        f"{', '.join(faults.FAULTS)} (docs/faults.md; alone, they replace the default scenarios and run once)",
     )
+    add("--soak-s", type=_number(10), help="length of the soak experiment's load, in seconds (default: 600)")
     add(
         "--long-ms",
         type=_long_ms,
@@ -175,6 +176,7 @@ def plan_from(given: dict[str, Any]) -> runner.Plan:
         quick=bool(given.get("quick")),
         faults=pick("faults", []),
         long_ms=pick("long_ms", 35_000),
+        soak_s=pick("soak_s", 600.0),
     )
 
 
@@ -190,8 +192,9 @@ def main_run(argv: list[str]) -> int:
             plan_from(given), given.get("output", DEFAULT_OUTPUT), given.get("native", False)
         )
     _render(folder)
-    ok = sum(cell["status"] == "ok" for cell in results["cells"])
-    print(f"{ok}/{len(results['cells'])} cells ok; report: {folder / 'report.html'}")
+    cells = results["cells"] + results.get("faults", [])
+    ok = sum(cell["status"] == "ok" for cell in cells)
+    print(f"{ok}/{len(cells)} cells ok; report: {folder / 'report.html'}")
     return 0
 
 

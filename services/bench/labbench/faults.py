@@ -46,6 +46,14 @@ PROBE_MS = 2000
 POLL_S = 0.25
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What the runner's flags set for the experiments."""
+
+    long_ms: int = 35_000  # --long-ms: the timeout experiment's request
+    soak_s: float = 600.0  # --soak-s: the soak's length
+
+
 @dataclass
 class Watch:
     """What an injection needs: the server, the clock and when to stop."""
@@ -242,13 +250,42 @@ def recycle(watch: Watch) -> dict[str, Any]:
     return {"workers": len(first["workers"]), "recycled": len(seen) - len(first["workers"])}
 
 
+#: How often the soak reads the server's /usage.
+SOAK_POLL_S = 5.0
+
+
+def soak(watch: Watch) -> dict[str, Any]:
+    """The server's memory every SOAK_POLL_S while a long mixed load runs."""
+    start = watch.mark()
+    samples: list[list[float]] = []
+    while True:
+        usage = locustrun.usage(watch.url) or {}
+        if usage.get("memory_bytes") is not None:
+            samples.append([round(time.monotonic() - start, 1), usage["memory_bytes"]])
+        if watch.ending.wait(SOAK_POLL_S):
+            break
+    memory = [sample[1] for sample in samples]
+    if not memory:
+        return {"memory": []}
+    # Medians of the first and last three readings, so one GC pause or a
+    # burst of allocations at either end does not make the growth.
+    first, last = statistics.median(memory[:3]), statistics.median(memory[-3:])
+    return {
+        "memory": samples,
+        "memory_start_bytes": first,
+        "memory_end_bytes": last,
+        "memory_growth_bytes": last - first,
+        "memory_peak_bytes": max(memory),
+    }
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
     title: str
     question: str
     user_class: str  # the normal users' scenario
-    after_s: Callable[[int], float]  # seconds of load after the fault, given --long-ms
+    after_s: Callable[[Settings], float]  # seconds of load after the fault
     inject: Callable[[Watch], dict[str, Any]]
 
 
@@ -286,7 +323,7 @@ FAULTS = {
             "One request outlasts the server's timeout (gunicorn --timeout, uWSGI harakiri): "
             "what does the client get, and what happens to the worker?",
             "Io",
-            lambda long_ms: long_ms / 1000 + 4,
+            lambda settings: settings.long_ms / 1000 + 4,
             timeout,
         ),
         Fault(
@@ -297,13 +334,24 @@ FAULTS = {
             lambda _: 10.0,
             recycle,
         ),
+        Fault(
+            "soak",
+            "Soak",
+            f"A long mixed load ({USERS} users of the mix scenario): does memory grow, do errors appear over time?",
+            "Mix",
+            lambda settings: settings.soak_s,
+            soak,
+        ),
     ]
 }
 
+#: What ``--faults all`` runs: every fault, but not the long soak.
+ALL = [name for name in FAULTS if name != "soak"]
 
-def seconds(fault: Fault, long_ms: int) -> float:
+
+def seconds(fault: Fault, settings: Settings) -> float:
     """The length of a fault cell's load."""
-    return LEAD_S + fault.after_s(long_ms)
+    return LEAD_S + fault.after_s(settings)
 
 
 # --- the timeline -----------------------------------------------------------------
@@ -330,8 +378,13 @@ def timeline(history_csv: Path, fault_at: float | None) -> list[list[float]]:
     return points
 
 
+#: A second with fewer successes than this share of the usual is a second without service.
+OUTAGE = 0.1
+
+
 def summary(points: list[list[float]]) -> dict[str, Any]:
-    """Successes per second before and after the fault, and failures after it."""
+    """Successes per second before the fault and after it (its first second
+    left out), the share kept, the seconds without service, and the failures."""
     before = [ok for at, ok, _ in points if -LEAD_S + 1 < at <= 0]
     after = [ok for at, ok, _ in points if at > 1]
     rps_before = statistics.mean(before) if before else None
@@ -340,5 +393,6 @@ def summary(points: list[list[float]]) -> dict[str, Any]:
         "ok_per_s_before": rps_before,
         "ok_per_s_after": rps_after,
         "kept": rps_after / rps_before if rps_before and rps_after is not None else None,
+        "outage_s": sum(1 for at, ok, _ in points if at > 0 and ok < OUTAGE * rps_before) if rps_before else None,
         "failures_after": sum(failed for at, _, failed in points if at > 0),
     }

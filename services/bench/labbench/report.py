@@ -303,10 +303,14 @@ def methodology(results: dict[str, Any]) -> list[str]:
     where = "its own Compose container" if run.get("mode") == "docker" else "native processes on loopback"
     processes = plan["locust_processes"]
     cpus = (run.get("limits") or {}).get("cpus")
-    return [
+    from labbench import faultreport  # see render_html
+
+    first = [
         f"One server at a time, in {where}: {len(servers)} servers, "
         + ("each under identical limits" if (run.get("limits") or {}).get("identical") else "under limits that DIFFER")
         + f" ({_limits_text(run)}).",
+    ]
+    cells = [
         f"Each cell is one server, scenario and user count: a {plan['warmup_s']:g} s warm-up that is not "
         f"counted, then a fixed {plan['duration_s']:g} s measured window.",
         f"Users never wait between requests (a closed loop), so the user count is the offered concurrency: "
@@ -328,6 +332,7 @@ def methodology(results: dict[str, Any]) -> list[str]:
         + "; ".join(_ideal_text(name, results["scenarios"].get(name, {}), cpus) for name in scenarios)
         + ".",
     ]
+    return first + (cells if scenarios else []) + faultreport.methodology(results)
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +690,8 @@ def _md_cell(text: str) -> str:
 
 
 def render_markdown(results: dict[str, Any], rows: list[Row]) -> str:
+    from labbench import faultreport  # see render_html
+
     run = results["run"]
     found = winners(rows)
     won = {winner.row.key for winner in found}
@@ -692,11 +699,10 @@ def render_markdown(results: dict[str, Any], rows: list[Row]) -> str:
     lines = [f"# Benchmark run {run.get('id')}", ""]
     lines += [
         f"{run.get('mode')} mode, started {run.get('started_at')}, finished {finished}.",
-        "",
-        "## Winners",
-        "",
     ]
     scenarios = first_seen(row.scenario for row in rows)
+    if scenarios:
+        lines += ["", "## Winners", ""]
     for headline in headlines(scenarios, found):
         lines.append(f"- **{headline.scenario}**: {headline.sentence}")
         lines += [f"  - {winner_detail(winner)}" for winner in headline.winners]
@@ -709,6 +715,7 @@ def render_markdown(results: dict[str, Any], rows: list[Row]) -> str:
             users, *numbers = _values(row)
             notes = ", ".join(text for _, text in _notes(row, row.key in won))
             lines.append("| " + " | ".join(_md_cell(cell) for cell in [row.server, users, notes, *numbers]) + " |")
+    lines += faultreport.markdown(results)
     lines += ["", "## Warnings", ""]
     lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]
     lines += ["", "## Methodology", ""]
@@ -934,21 +941,27 @@ def _html_metadata(results: dict[str, Any]) -> str:
     )
 
 
-def _html_nav(scenarios: list[str]) -> str:
+def _html_nav(scenarios: list[str], faults: list[str]) -> str:
     targets = [("warnings", "Warnings")] + [(f"scenario-{name}", name) for name in scenarios]
+    targets += [(f"fault-{name}", f"fault: {name}") for name in faults]
     targets += [("methodology", "Methodology"), ("metadata", "Metadata")]
     return "<nav>" + "".join(f'<a href="#{_e(anchor)}">{_e(text)}</a>' for anchor, text in targets) + "</nav>"
 
 
 def render_html(results: dict[str, Any], rows: list[Row]) -> str:
+    # The fault sections build on this module's helpers, hence imported here.
+    from labbench import faultreport
+
     run = results["run"]
     scenarios = first_seen(row.scenario for row in rows)
-    colours = server_colours(first_seen(row.server for row in rows))
     plan = run["plan"]
+    colours = server_colours(first_seen([*(row.server for row in rows), *plan["servers"]]))
     shape = (
         f"{len(plan['servers'])} servers {TIMES} {len(plan['scenarios'])} scenarios {TIMES} "
         f"{len(plan['users'])} user counts {TIMES} {plan['repetitions']} repetitions"
     )
+    if plan.get("faults"):
+        shape += f", {len(plan['faults'])} fault experiments"
     unfinished = "" if run.get("finished_at") else f" {_badges([('bad', 'not finished')])}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -957,10 +970,11 @@ def render_html(results: dict[str, Any], rows: list[Row]) -> str:
         f"<header><h1>Benchmark run {_e(run.get('id'))}{unfinished}</h1>"
         f'<p class="sub">{_e(shape)} · {_e(run.get("mode"))} mode · {_e(run.get("started_at"))} → '
         f"{_e(run.get('finished_at') or '…')}</p></header>"
-        + _html_nav(scenarios)
+        + _html_nav(scenarios, faultreport.present(results))
         + _html_headlines(headlines(scenarios, winners(rows)), colours, results)
         + f'<section id="warnings"><h2>Warnings</h2>{_html_notices(notices(results, rows))}</section>'
         + "".join(_html_scenario(results, scenario, rows, colours) for scenario in scenarios)
+        + faultreport.html(results, colours)
         + _html_method(results, colours)
         + _html_metadata(results)
         + "<footer>Rendered by labbench from results.json; see docs/results-schema.md for every field.</footer>"

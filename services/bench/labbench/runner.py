@@ -55,6 +55,11 @@ class Plan:
     quick: bool = False
     faults: list[str] = field(default_factory=list)
     long_ms: int = 35_000
+    soak_s: float = 600.0
+
+    @property
+    def settings(self) -> faults.Settings:
+        return faults.Settings(self.long_ms, self.soak_s)
 
 
 @dataclass(frozen=True)
@@ -372,6 +377,7 @@ def _fault_cell(key: FaultKey, order: int, status: str, error: str | None) -> di
         "ok_per_s_before": None,
         "ok_per_s_after": None,
         "kept": None,
+        "outage_s": None,
         "failures_after": None,
         "back_after_s": None,
         "raw": f"raw/{key.slug}",
@@ -410,7 +416,7 @@ def run_fault_cell(
 
     injector = threading.Thread(target=inject, daemon=True)
     injector.start()
-    load = Load(fault.user_class, faults.USERS, 0, faults.seconds(fault, plan.long_ms), 1, plan.io_ms, plan.cpu_ms)
+    load = Load(fault.user_class, faults.USERS, 0, faults.seconds(fault, plan.settings), 1, plan.io_ms, plan.cpu_ms)
     prefix = folder / "raw" / key.slug
     try:
         locustrun.measure(load, watch.url, prefix, on_tick, on_window=window.set)
@@ -418,7 +424,7 @@ def run_fault_cell(
     except locustrun.LocustFailed as failure:
         status, error = "locust-error", str(failure)
     watch.ending.set()
-    injector.join(plan.long_ms / 1000 + 60)
+    injector.join(plan.long_ms / 1000 + faults.SOAK_POLL_S + 60)
     points = faults.timeline(prefix.with_name(prefix.name + "_stats_history.csv"), watch.at)
     cell = _fault_cell(key, order, status, error)
     return (
@@ -487,7 +493,7 @@ def _live_rps(history: Path) -> str:
 
 def _expected_seconds(key: CellKey | FaultKey, plan: Plan) -> float:
     if isinstance(key, FaultKey):
-        return faults.seconds(faults.FAULTS[key.fault], plan.long_ms) + OVERHEAD_S
+        return faults.seconds(faults.FAULTS[key.fault], plan.settings) + OVERHEAD_S
     return plan.warmup_s + plan.duration_s + OVERHEAD_S
 
 

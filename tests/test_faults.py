@@ -1,0 +1,197 @@
+"""The fault experiments (labbench --faults, docs/faults.md): the arithmetic
+on fixed inputs, then each experiment against real servers.
+
+Native runs use short server timeouts (LAB_GUNICORN_TIMEOUT, LAB_UWSGI_HARAKIRI)
+and recycling (LAB_MAX_REQUESTS), so that every experiment takes seconds. The
+assertions are about what each server must do by construction (a master
+respawns, a dev server does not), never about how fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_bench_run import ENV, labbench, only_run
+
+from labbench import cli, faultreport, faults
+
+KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2", "LAB_MAX_REQUESTS": "200"}
+LONG_MS = "4000"  # twice the timeouts above
+
+
+# --- on fixed inputs ------------------------------------------------------------
+
+
+def test_timeline_counts_each_second_relative_to_the_fault(tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    rows = [(100, 0, 0), (101, 50, 0), (102, 100, 0), (103, 120, 15), (104, 165, 60)]
+    history.write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Total Request Count,Total Failure Count\n"
+        + "".join(f"{t},8,,Aggregated,0,{r},{f}\n" for t, r, f in rows)
+        + "100,8,GET,/io,0,0,0\n"
+    )
+    points = faults.timeline(history, fault_at=102.5)
+    # Locust counts a failed request among its requests too; the per-endpoint row is ignored.
+    assert points == [[-1.5, 50, 0], [-0.5, 50, 0], [0.5, 5, 15], [1.5, 0, 45]]
+
+
+def test_summary_compares_the_seconds_after_with_those_before() -> None:
+    points = [[-3.0, 99, 0], [-2.0, 100, 0], [-1.0, 100, 0], [0.0, 100, 0], [1.0, 0, 40], [2.0, 5, 3], [3.0, 50, 0]]
+    result = faults.summary(points)
+    assert result["ok_per_s_before"] == 100  # (-3, 0]: the first second of load is left out
+    assert result["ok_per_s_after"] == pytest.approx(27.5)  # from the second second on
+    assert result["kept"] == pytest.approx(0.275)
+    assert result["outage_s"] == 2  # 0 and 5 are below 10 % of 100
+    assert result["failures_after"] == 43
+
+
+def test_census_comparison_names_what_happened() -> None:
+    before = {"pid": 1, "started": 10.0, "workers": [2, 3]}
+    assert faults._compare(before, None)["outcome"] == "down"
+    assert faults._compare(before, {"pid": 1, "started": 10.0, "workers": [2, 4]})["outcome"] == "respawned"
+    assert faults._compare(before, {"pid": 9, "started": 20.0, "workers": [10, 11]})["outcome"] == "restarted"
+    assert faults._compare(before, {"pid": 1, "started": 10.0, "workers": [2, 3]})["outcome"] == "unaffected"
+
+
+def test_fault_flags() -> None:
+    parser = cli.run_parser()
+    given = cli.options(parser.parse_args(["--faults", "all"]), parser)
+    plan = cli.plan_from(given)
+    assert plan.faults == faults.ALL and "soak" not in plan.faults
+    assert plan.scenarios == [] and plan.repetitions == 1, "a fault run measures nothing else unless asked"
+    assert cli.plan_from(cli.options(parser.parse_args(["--faults", "all,soak,crash"]), parser)).faults == [
+        *faults.ALL,
+        "soak",
+    ]
+    mixed = cli.plan_from(cli.options(parser.parse_args(["--faults", "crash", "--scenarios", "hello"]), parser))
+    assert mixed.scenarios == ["hello"] and mixed.faults == ["crash"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [(["--faults", "explode"], "--faults"), (["--long-ms", "500"], "--long-ms"), (["--soak-s", "x"], "--soak-s")],
+)
+def test_bad_fault_flags_are_named(argv: list[str], named: str, tmp_path: Path) -> None:
+    result = labbench(*argv, "--output", str(tmp_path), timeout=60)
+    assert result.returncode == 2
+    assert named in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+# --- against real servers ---------------------------------------------------------
+
+
+def fault_run(output: Path, servers: str, *flags: str) -> dict[str, Any]:
+    result = labbench("--native", "--servers", servers, "--output", str(output), *flags, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = only_run(output)
+    results = json.loads((folder / "results.json").read_text())
+    markdown, html = (folder / "report.md").read_text(), (folder / "report.html").read_text()
+    for name in {cell["fault"] for cell in results["faults"]}:
+        assert f"Fault: {faults.FAULTS[name].title}" in markdown
+        assert f'id="fault-{name}"' in html
+    return results
+
+
+@pytest.fixture(scope="module")
+def native_faults(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every fault against gunicorn's sync workers and the threaded dev server."""
+    old = {key: os.environ.get(key) for key in KNOBS}
+    ENV.update(KNOBS)
+    try:
+        results = fault_run(
+            tmp_path_factory.mktemp("faults"), "gunicorn-sync,flask-dev", "--faults", "all", "--long-ms", LONG_MS
+        )
+    finally:
+        for key, value in old.items():
+            ENV.pop(key) if value is None else ENV.update({key: value})
+    cells = {(cell["server"], cell["fault"]): cell for cell in results["faults"]}
+    assert len(cells) == len(results["faults"]) == 2 * len(faults.ALL), "every experiment exactly once"
+    return cells
+
+
+def observed(cell: dict[str, Any]) -> dict[str, Any]:
+    assert cell["status"] == "ok", cell
+    return cell["observed"]
+
+
+def test_crash_gunicorn_respawns_the_worker_the_dev_server_stays_down(native_faults) -> None:
+    gunicorn = observed(native_faults["gunicorn-sync", "crash"])
+    assert gunicorn["outcome"] == "respawned", gunicorn
+    assert gunicorn["whole_again_s"] is not None and gunicorn["workers_after"] == gunicorn["workers_before"] == 4
+    dev = native_faults["flask-dev", "crash"]
+    assert observed(dev)["outcome"] == "down", dev["observed"]
+    assert dev["kept"] == 0 and dev["failures_after"] > 0
+    assert dev["back_after_s"] is not None, "the runner starts it again for the next cell"
+
+
+def test_stop_gunicorn_finishes_in_flight_requests_the_dev_server_drops_them(native_faults) -> None:
+    gunicorn = observed(native_faults["gunicorn-sync", "stop"])
+    assert gunicorn["completed"] == gunicorn["in_flight"] == faults.PROBES, gunicorn
+    dev = observed(native_faults["flask-dev", "stop"])
+    # SIGTERM's default action ends the process at once: nothing in flight can finish.
+    assert dev["completed"] == 0, dev
+
+
+def test_slow_clients_starve_sync_workers_but_not_a_thread_per_request(native_faults) -> None:
+    gunicorn = native_faults["gunicorn-sync", "slow-clients"]
+    dev = native_faults["flask-dev", "slow-clients"]
+    observed(gunicorn), observed(dev)
+    # 8 slow clients hold all 4 sync workers; the dev server gives them 8 more threads.
+    assert gunicorn["kept"] < 0.5, gunicorn
+    assert dev["kept"] > 0.5, dev
+
+
+def test_timeout_kills_gunicorns_sync_worker_but_not_the_dev_servers_request(native_faults) -> None:
+    gunicorn = observed(native_faults["gunicorn-sync", "timeout"])
+    assert gunicorn["result"] != "200" and gunicorn["seconds"] < int(LONG_MS) / 1000, gunicorn
+    assert gunicorn["outcome"] == "respawned", gunicorn
+    dev = observed(native_faults["flask-dev", "timeout"])
+    assert dev["result"] == "200" and dev["seconds"] >= int(LONG_MS) / 1000, dev
+
+
+def test_recycle_replaces_gunicorn_workers_and_does_not_apply_to_the_dev_server(native_faults) -> None:
+    gunicorn = native_faults["gunicorn-sync", "recycle"]
+    assert observed(gunicorn)["recycled"] >= 1, gunicorn
+    # Sync workers close every connection after its response: recycling loses nothing.
+    assert gunicorn["failures_after"] == 0, gunicorn
+    dev = native_faults["flask-dev", "recycle"]
+    assert dev["status"] == "not-applicable" and "max-requests" in dev["error"]
+
+
+#: The short soak's bound: what a leak of a few KiB per request would pass in 60 s.
+SOAK_GROWTH_BOUND = 32 * 2**20
+
+
+def test_short_soak_has_no_errors_and_no_memory_growth(tmp_path: Path) -> None:
+    results = fault_run(tmp_path, "gunicorn-gthread,gevent-pywsgi", "--faults", "soak", "--soak-s", "60")
+    assert len(results["faults"]) == 2
+    for cell in results["faults"]:
+        seen = observed(cell)
+        assert sum(point[2] for point in cell["timeline"]) == 0, f"{cell['server']}: failed requests"
+        assert len(seen["memory"]) >= 10, seen
+        assert seen["memory_growth_bytes"] < SOAK_GROWTH_BOUND, seen
+
+
+def test_report_sections_render_from_fixed_cells() -> None:
+    results: dict[str, Any] = {
+        "run": {"plan": {"servers": ["a", "b"], "faults": ["crash"]}},
+        "faults": [
+            {"server": "b", "fault": "crash", "repetition": 1, "status": "server-unavailable", "error": "no answer"},
+            {
+                "server": "a", "fault": "crash", "repetition": 1, "status": "ok", "error": None,
+                "observed": {"outcome": "respawned", "answered_again_s": 0.3, "whole_again_s": 1.2},
+                "timeline": [[-1.0, 10, 0], [0.0, 10, 0], [1.0, 5, 2], [2.0, 10, 0]],
+                "ok_per_s_before": 10.0, "kept": 1.0, "outage_s": 0, "failures_after": 2,
+            },
+        ],
+    }  # fmt: skip
+    markdown = "\n".join(faultreport.markdown(results))
+    assert "| a | respawned by its master | 0.3 s | 1.2 s | 0 s | 2 | 100% |" in markdown
+    assert "| b | server-unavailable: no answer |" in markdown
+    html = faultreport.html(results, {"a": "#000000", "b": "#111111"})
+    assert html.count("<svg") == 1 and "server-unavailable: no answer" in html
