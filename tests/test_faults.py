@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bench_run import ENV, labbench, only_run
 
+from conftest import compose
 from labbench import cli, faultreport, faults
+from test_bench_run import ENV, labbench, only_run
 
 KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2", "LAB_MAX_REQUESTS": "200"}
 LONG_MS = "4000"  # twice the timeouts above
@@ -161,6 +162,43 @@ def test_recycle_replaces_gunicorn_workers_and_does_not_apply_to_the_dev_server(
     assert gunicorn["failures_after"] == 0, gunicorn
     dev = native_faults["flask-dev", "recycle"]
     assert dev["status"] == "not-applicable" and "max-requests" in dev["error"]
+
+
+@pytest.mark.docker
+def test_faults_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same experiments in containers: a crashed or stopped dev server now
+    comes back through Compose's restart policy, and the report says so."""
+    servers = ["gunicorn-sync", "flask-dev"]
+    monkeypatch.setenv("LAB_UID", str(os.getuid()))
+    monkeypatch.setenv("LAB_GID", str(os.getgid()))
+    for key, value in KNOBS.items():
+        monkeypatch.setenv(key, value)
+    compose("--profile", "bench", "build", "bench")
+    compose("up", "-d", "--wait", *servers)  # recreated with the short timeouts and recycling
+    try:
+        volume = f"{tmp_path}:/lab/results"
+        flags = ["--faults", "all", "--long-ms", LONG_MS, "--servers", ",".join(servers)]
+        compose("run", "--rm", "--volume", volume, "bench", *flags, timeout=900)
+    finally:
+        for key in KNOBS:
+            monkeypatch.delenv(key)
+        compose("up", "-d", "--wait", *servers)  # back to the lab's defaults
+    results = json.loads((only_run(tmp_path) / "results.json").read_text())
+    assert results["run"]["mode"] == "docker"
+    cells = {(cell["server"], cell["fault"]): cell for cell in results["faults"]}
+    assert len(cells) == len(results["faults"]) == 2 * len(faults.ALL)
+    assert observed(cells["gunicorn-sync", "crash"])["outcome"] == "respawned"
+    dev_crash = observed(cells["flask-dev", "crash"])
+    assert dev_crash["outcome"] == "restarted", dev_crash  # by Docker, not by the server
+    stop = observed(cells["gunicorn-sync", "stop"])
+    assert stop["completed"] == stop["in_flight"], stop
+    assert observed(cells["flask-dev", "stop"])["completed"] == 0
+    assert cells["gunicorn-sync", "slow-clients"]["kept"] < 0.5 < cells["flask-dev", "slow-clients"]["kept"]
+    assert observed(cells["gunicorn-sync", "timeout"])["result"] != "200"
+    assert observed(cells["flask-dev", "timeout"])["result"] == "200"
+    assert observed(cells["gunicorn-sync", "recycle"])["recycled"] >= 1, "LAB_MAX_REQUESTS reached the runner"
+    for server in servers:
+        assert cells[server, "stop"]["back_after_s"] is not None, f"{server} came back after its stop"
 
 
 #: The short soak's bound: what a leak of a few KiB per request would pass in 60 s.
