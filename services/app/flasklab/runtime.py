@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
@@ -144,6 +145,18 @@ def census() -> dict[str, Any]:
     return {"pid": root.pid, "started": root.create_time(), "workers": workers}
 
 
+#: Written by the image's Dockerfile; absent when the app runs outside it.
+IMAGE_DIGEST = Path("/etc/lab-image-digest")
+
+
+def image_digest() -> str | None:
+    """The digest of the image's packages and code, if this runs in the lab's image."""
+    try:
+        return IMAGE_DIGEST.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def describe(environ: dict[str, Any]) -> dict[str, Any]:
     thread = threading.current_thread()
     return {
@@ -160,4 +173,5 @@ def describe(environ: dict[str, Any]) -> dict[str, Any]:
         "greenlet": greenlet_name(),
         "in_flight": in_flight(),
         "server": census(),
+        "image_digest": image_digest(),
     }

@@ -69,6 +69,15 @@ def _completed(cell: Cell) -> str:
     return "—" if "completed" not in seen else f"{seen['completed']} of {seen['in_flight']}"
 
 
+def _delivered(cell: Cell) -> str:
+    seen = cell.get("observed") or {}
+    if "signal" not in seen:
+        return "—"
+    if seen["signal"] == "direct":
+        return "directly, at once"
+    return f"through /fault/stop, after {seen['delivered_after_s']:g} s"
+
+
 def _cut_off(cell: Cell) -> str:
     seen = cell.get("observed") or {}
     if "clients" not in seen:
@@ -95,6 +104,7 @@ COLUMNS: dict[str, list[tuple[str, Callable[[Cell], str]]]] = {
         ("Throughput kept", _kept),
     ],
     "stop": [
+        ("SIGTERM reached it", _delivered),
         ("In-flight requests completed", _completed),
         ("Refuses new connections after", _observed("refusing_after_s", _seconds)),
         ("Failed requests after the stop", _failed),

@@ -60,6 +60,9 @@ class Watch:
 
     url: str
     long_ms: int
+    # How to send the server SIGTERM: directly where the runner can (native
+    # mode), else through /fault/stop, which waits its turn like any request.
+    terminate: Callable[[], str] | None = None
     ending: threading.Event = field(default_factory=threading.Event)
     at: float | None = None  # Unix time of the fault
 
@@ -179,7 +182,8 @@ def stop(watch: Watch) -> dict[str, Any]:
     join = _in_threads([lambda: _probe(url, PROBE_MS / 1000 + 20)] * PROBES)
     time.sleep(0.5)  # long enough to be in flight, well short of done
     start = watch.mark()
-    answer = watch.post("/fault/stop")
+    answer = watch.terminate() if watch.terminate else watch.post("/fault/stop")
+    delivered = round(time.monotonic() - start, 2)
     refused_after = None
     while time.monotonic() - start < 15:
         if not _accepting(watch.address):
@@ -190,6 +194,8 @@ def stop(watch: Watch) -> dict[str, Any]:
     completed = sum(probe["result"] == "200" for probe in probes)
     return {
         "answer": answer,
+        "signal": "direct" if watch.terminate else "/fault/stop",
+        "delivered_after_s": delivered,
         "in_flight": PROBES,
         "completed": completed,
         "dropped": PROBES - completed,

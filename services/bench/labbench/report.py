@@ -928,8 +928,12 @@ def _html_metadata(results: dict[str, Any]) -> str:
         ("Mode", run.get("mode")),
         ("Started", run.get("started_at")),
         ("Finished", run.get("finished_at") or "— (not finished)"),
-        ("Cells", len(results["cells"])),
+        ("Cells", len(results["cells"]) + len(results.get("faults", []))),
         *((f"Machine {key.replace('_', ' ')}", value) for key, value in machine.items()),
+        *(
+            (f"Image digest, {name}", digest or "— (not run from the lab's image)")
+            for name, digest in (run.get("images") or {}).items()
+        ),
     ]
     listing = "".join(f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>" for key, value in facts)
     command = " ".join(run.get("locust_command") or [])

@@ -20,8 +20,10 @@ import itertools
 import os
 import platform
 import random
+import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +149,11 @@ class Targets:
     def answers(self, name: str) -> bool:
         return name in self.urls and locustrun.usage(self.urls[name]) is not None
 
+    def terminator(self, name: str) -> Callable[[], str] | None:
+        """A way to send ``name`` SIGTERM from outside, if this runner has one.
+        In Compose it has none (no Docker socket): faults go through the app."""
+        return None
+
     def revive(self, name: str, timeout: float = 60) -> float | None:
         """Seconds until ``name`` answers again after a fault (None: it never
         did). Here something else brings it back: Compose's restart policy."""
@@ -214,6 +221,23 @@ class NativeTargets(Targets):
         )
         self._running[name] = stack
 
+    def terminator(self, name: str) -> Callable[[], str] | None:
+        # What `docker compose stop` does: SIGTERM to the server's top process
+        # (through the container's init), now, whatever the server is doing.
+        census = locustrun.get_json(f"{self.urls[name]}/whoami")
+        if not isinstance(census, dict):
+            return None
+        pid = census["server"]["pid"]
+
+        def terminate() -> str:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return "already gone"
+            return "sent"
+
+        return terminate
+
     def revive(self, name: str, timeout: float = 60) -> float | None:
         if self.answers(name):
             return 0.0
@@ -240,6 +264,12 @@ def _cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def _image_digest() -> str | None:
+    with contextlib.suppress(OSError):
+        return Path("/etc/lab-image-digest").read_text().strip() or None
+    return None
 
 
 def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
@@ -277,6 +307,12 @@ def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
         "versions": {
             "bench": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
             "app": (app_url and locustrun.get_json(f"{app_url}/packages")) or {},
+        },
+        # What stands for image ids: the runner has no Docker socket (on
+        # purpose), so each image records a digest of its packages and code.
+        "images": {
+            "bench": _image_digest(),
+            "app": ((app_url and locustrun.get_json(f"{app_url}/whoami")) or {}).get("image_digest"),
         },
         "locust_command": locustrun.command(
             Load("<UserClass>", 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms),
@@ -406,7 +442,7 @@ def run_fault_cell(
     if not targets.answers(key.server):
         return _fault_cell(key, order, "server-unavailable", "did not answer /usage before the cell")
     fault = faults.FAULTS[key.fault]
-    watch = faults.Watch(targets.urls[key.server], plan.long_ms)
+    watch = faults.Watch(targets.urls[key.server], plan.long_ms, targets.terminator(key.server))
     window = threading.Event()
     observed: dict[str, Any] = {}
 
