@@ -50,6 +50,16 @@ def test_slots_label_uses_the_commands_own_knobs(server: matrix.Server) -> None:
     assert server.model in {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}
 
 
+def test_bench_sees_every_knob_the_labels_use() -> None:
+    """The runner reads lab.slots and lab.recycle inside its container: Compose
+    must hand it each knob they use, with the same default."""
+    environment = yaml.safe_load(matrix.COMPOSE_FILE.read_text())["services"]["bench"]["environment"]
+    for server in SERVERS:
+        for expression in (server.slots_expression, server.recycle_expression or ""):
+            for name, default in VARIABLE.findall(expression):
+                assert environment.get(name) == f"${{{name}:-{default}}}", f"bench lacks {name} (from {server.name})"
+
+
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
 def test_recycle_label_is_the_commands_max_requests(server: matrix.Server) -> None:
     """lab.recycle exactly where the command sets --max-requests, with its knob."""

@@ -4,7 +4,7 @@
 ``/``          the baseline: almost no work per request
 ``/json``      serialisation through ``jsonify``
 ``/json-dumps`` the same bytes through ``json.dumps`` and ``response_class``
-``/io``        blocking I/O, stood in for by ``time.sleep``
+``/io``        blocking I/O, stood in for by ``time.sleep`` (``via=c``: in C)
 ``/upstream``  real network I/O: an HTTP call to the lab's upstream service
 ``/cpu``       pure-Python work that holds the GIL
 ``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import errno
 import importlib.metadata
 import json
 import re
@@ -40,6 +42,40 @@ _DIGITS = re.compile(r"[0-9]{1,9}")
 # and eventlet monkey patching make it cooperative; block=False lets a burst
 # open extra connections instead of queueing behind the pool.
 _http = urllib3.PoolManager(maxsize=64, block=False, retries=False)
+
+
+# What /io sleeps through: Python's time.sleep (which gevent and eventlet patch),
+# or libc's nanosleep called through ctypes, the way a C-extension client such
+# as mysqlclient or pycurl blocks in C where no monkey patch can reach.
+SLEEP_VIA = ("python", "c")
+
+# dlopen(NULL): the C library this interpreter already runs on.
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+def _sleep_in_c(ms: int) -> None:
+    """Sleep in libc's ``nanosleep``. ctypes releases the GIL for the call, so
+    other threads run meanwhile; a gevent or eventlet hub, which only switches
+    when Python code yields to it, cannot."""
+    wanted = _Timespec(ms // 1000, ms % 1000 * 1_000_000)
+    left = _Timespec()
+    while _libc.nanosleep(ctypes.byref(wanted), ctypes.byref(left)) != 0:
+        if ctypes.get_errno() != errno.EINTR:
+            raise OSError(ctypes.get_errno(), "nanosleep failed")
+        # A signal woke it early: sleep what is left, as time.sleep does.
+        wanted, left = left, _Timespec()
+
+
+def _via() -> str:
+    """The ``via`` query parameter of /io: one of :data:`SLEEP_VIA`."""
+    raw = request.args.get("via", SLEEP_VIA[0])
+    if raw not in SLEEP_VIA:
+        raise BadParameter("via", f"must be one of {', '.join(SLEEP_VIA)}, not {raw[:40]!r}")
+    return raw
 
 
 def _ms(default: int) -> int:
@@ -78,7 +114,10 @@ def json_dumps() -> Response:
 @bp.get("/io")
 def io() -> Response:
     ms = _ms(default=100)
-    time.sleep(ms / 1000)
+    if _via() == "c":
+        _sleep_in_c(ms)
+    else:
+        time.sleep(ms / 1000)
     return jsonify(slept_ms=ms)
 
 
