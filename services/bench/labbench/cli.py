@@ -7,6 +7,7 @@ are the flags' long names; flags given on the command line win.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import sys
@@ -17,6 +18,7 @@ import yaml
 
 import matrix
 from labbench import BenchError, faults, runner, scenarios
+from labbench.results import load_results
 
 DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
 
@@ -133,6 +135,8 @@ def _config(path: Path | None, parser: argparse.ArgumentParser) -> dict[str, Any
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as error:
         parser.error(f"--config: cannot read {path}: {error.strerror}")
+    except UnicodeDecodeError:
+        parser.error(f"--config: {path} is not UTF-8 text")
     except yaml.YAMLError as error:
         parser.error(f"--config: {path} is not valid YAML: {error}")
     if not isinstance(data, dict):
@@ -180,10 +184,28 @@ def plan_from(given: dict[str, Any]) -> runner.Plan:
     )
 
 
+def _check_resumable(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--resume alone, on a run whose plan this labbench can carry on."""
+    # The run's own options decide; others given with it would be ignored without a word.
+    given = {key for key, value in vars(args).items() if value is not None and value is not False} - {"resume"}
+    others = ["--" + key.replace("_", "-") for key in sorted(given)]
+    if others:
+        parser.error(f"--resume takes every option from the run; drop {', '.join(others)}")
+    plan = load_results(args.resume)["run"]["plan"]
+    fields = dataclasses.fields(runner.Plan)
+    unknown = sorted(set(plan) - {field.name for field in fields})
+    needed = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in needed if name not in plan]
+    if unknown or missing:
+        problems = ", ".join([*(f"unknown {name}" for name in unknown), *(f"no {name}" for name in missing)])
+        raise BenchError(f"{args.resume}: its run.plan does not fit this labbench ({problems})")
+
+
 def main_run(argv: list[str]) -> int:
     parser = run_parser()
     args = parser.parse_args(argv)
     if args.resume:
+        _check_resumable(args, parser)
         folder = args.resume
         results = runner.resume(folder)
     else:

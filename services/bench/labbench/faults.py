@@ -63,6 +63,8 @@ class Watch:
     # How to send the server SIGTERM: directly where the runner can (native
     # mode), else through /fault/stop, which waits its turn like any request.
     terminate: Callable[[], str] | None = None
+    # True for a server that forks a process per request (its "workers" come and go).
+    per_request: bool = False
     ending: threading.Event = field(default_factory=threading.Event)
     at: float | None = None  # Unix time of the fault
 
@@ -99,40 +101,50 @@ def _error_kind(error: BaseException) -> str:
 # --- the experiments ------------------------------------------------------------
 
 
+def follow(watch: Watch, before: dict[str, Any], start: float, until_whole: bool) -> dict[str, Any]:
+    """Watch the server's census after a fault, until the cell ends or, with
+    ``until_whole``, until it is whole again; say what happened to it."""
+    old = set(before.get("workers", []))
+    lost: set[int] = set()
+    new: set[int] = set()
+    restarted = False
+    seen: dict[str, Any] = {"answered_again_s": None, "whole_again_s": None, "workers_before": len(old)}
+    while not watch.ending.wait(POLL_S):
+        census = watch.census()
+        if census is None:
+            continue
+        elapsed = round(time.monotonic() - start, 2)
+        now = set(census["workers"])
+        seen["answered_again_s"] = seen["answered_again_s"] or elapsed
+        seen["workers_after"] = len(now)
+        restarted |= census["started"] != before.get("started")
+        lost |= old - now
+        new |= now - old
+        whole = restarted or watch.per_request or (len(now) >= len(old) and (new or not lost))
+        if whole and seen["whole_again_s"] is None:
+            seen["whole_again_s"] = elapsed
+            if until_whole:
+                break
+    return seen | {"outcome": _outcome(seen, restarted, watch.per_request, bool(lost and new))}
+
+
+def _outcome(seen: dict[str, Any], restarted: bool, per_request: bool, replaced: bool) -> str:
+    if seen["answered_again_s"] is None:
+        return "down"  # it never answered again within the cell
+    if restarted:
+        return "restarted"  # a new top process: something outside brought it back
+    if replaced and not per_request:
+        return "respawned"  # the same master replaced what was lost
+    return "unaffected"
+
+
 def crash(watch: Watch) -> dict[str, Any]:
     """SIGKILL the worker that serves /fault/crash, then watch the server
     until it is whole again or the cell ends."""
     before = watch.census() or {}
     start = watch.mark()
     answer = watch.post("/fault/crash")
-    seen: dict[str, Any] = {"answer": answer, "answered_again_s": None, "whole_again_s": None}
-    after = None
-    while not watch.ending.wait(POLL_S):
-        census = watch.census()
-        if census is None:
-            continue
-        after = census
-        elapsed = round(time.monotonic() - start, 2)
-        if seen["answered_again_s"] is None:
-            seen["answered_again_s"] = elapsed
-        if census["started"] != before.get("started") or len(census["workers"]) >= len(before.get("workers", [])):
-            seen["whole_again_s"] = elapsed
-            break
-    return seen | _compare(before, after)
-
-
-def _compare(before: dict[str, Any], after: dict[str, Any] | None) -> dict[str, Any]:
-    """What changed between two censuses of the server."""
-    if after is None:
-        return {"outcome": "down", "workers_before": len(before.get("workers", [])), "workers_after": None}
-    old, new = set(before.get("workers", [])), set(after["workers"])
-    if after["started"] != before.get("started"):
-        outcome = "restarted"  # a new top process: something outside brought it back
-    elif old - new and new - old:
-        outcome = "respawned"  # the same master replaced what was lost
-    else:
-        outcome = "unaffected"
-    return {"outcome": outcome, "workers_before": len(old), "workers_after": len(new)}
+    return {"answer": answer} | follow(watch, before, start, until_whole=True)
 
 
 def _probe(url: str, timeout: float) -> dict[str, Any]:
@@ -234,14 +246,14 @@ def timeout(watch: Watch) -> dict[str, Any]:
     """One request longer than the server's timeout: what the client gets,
     and whether the worker that served it survived."""
     before = watch.census() or {}
-    watch.mark()
-    probe = _probe(f"{watch.url}/io?ms={watch.long_ms}", watch.long_ms / 1000 + 20)
-    after = None
-    for _ in range(20):  # the census may queue behind the background load
-        if (after := watch.census()) is not None:
-            break
-        time.sleep(POLL_S)
-    return {"long_ms": watch.long_ms, "result": probe["result"], "seconds": probe["seconds"]} | _compare(before, after)
+    start = watch.mark()
+    url = f"{watch.url}/io?ms={watch.long_ms}"
+    join = _in_threads([lambda: _probe(url, watch.long_ms / 1000 + 20)])
+    # A master replaces a killed worker a moment after the client hears of it:
+    # watch until the cell ends, not just until the answer.
+    seen = follow(watch, before, start, until_whole=False)
+    probe = join()[0]
+    return {"long_ms": watch.long_ms, "result": probe["result"], "seconds": probe["seconds"]} | seen
 
 
 def recycle(watch: Watch) -> dict[str, Any]:

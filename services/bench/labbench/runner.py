@@ -442,7 +442,12 @@ def run_fault_cell(
     if not targets.answers(key.server):
         return _fault_cell(key, order, "server-unavailable", "did not answer /usage before the cell")
     fault = faults.FAULTS[key.fault]
-    watch = faults.Watch(targets.urls[key.server], plan.long_ms, targets.terminator(key.server))
+    url = targets.urls[key.server]
+    # Two censuses of the idle server: a server that forks a process per
+    # request shows a different "worker" each time.
+    idle = [locustrun.get_json(f"{url}/whoami") or {} for _ in range(2)]
+    per_request = [census.get("server", {}).get("workers") for census in idle]
+    watch = faults.Watch(url, plan.long_ms, targets.terminator(key.server), per_request[0] != per_request[1])
     window = threading.Event()
     observed: dict[str, Any] = {}
 
