@@ -58,6 +58,7 @@ from locust.contrib.fasthttp import ResponseContextManager
 from locust.env import Environment
 
 import matrix
+import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
 
 logger = logging.getLogger(__name__)
 

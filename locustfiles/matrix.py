@@ -102,8 +102,18 @@ def _published_port(name: str, service: dict) -> int:
     for mapping in service.get("ports", []):
         parts = interpolate(str(mapping), os.environ).split(":")
         if parts[-1] == str(CONTAINER_PORT):
+            if not parts[-2].isdigit():
+                raise MatrixError(f"service {name!r} publishes {mapping!r}: {parts[-2]!r} is not a port number")
             return int(parts[-2])
     raise MatrixError(f"service {name!r} publishes no port for its container port {CONTAINER_PORT}")
+
+
+def _labels(service: dict) -> dict:
+    """A service's labels; Compose also allows them as a list of ``key=value``."""
+    labels = service.get("labels") or {}
+    if isinstance(labels, list):
+        return dict(str(label).partition("=")[::2] for label in labels)
+    return labels if isinstance(labels, dict) else {}
 
 
 def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
@@ -114,10 +124,14 @@ def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
         raise MatrixError(f"cannot read {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
         raise MatrixError(f"{path} is not valid YAML: {error}") from error
-    services = (document or {}).get("services") or {}
+    services = (document.get("services") if isinstance(document, dict) else None) or {}
+    if not isinstance(document, dict | None) or not isinstance(services, dict):
+        raise MatrixError(f"{path} is not a Compose file: it needs a mapping of services")
     servers = []
     for name, service in services.items():
-        labels = service.get("labels") or {}
+        if not isinstance(service, dict):
+            raise MatrixError(f"service {name!r} in {path} is not a mapping")
+        labels = _labels(service)
         if labels.get("lab.role") != role:
             continue
         command = service.get("command")

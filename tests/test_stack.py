@@ -7,7 +7,9 @@ without one when LAB_REQUIRE_DOCKER=1.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -102,22 +104,95 @@ def test_usage_comes_from_the_container_cgroup(answers: dict, server: matrix.Ser
     assert usage["cpu_limit"] is not None and usage["memory_limit_bytes"] is not None, usage
 
 
-def test_every_server_gets_the_same_image_limits_and_hardening(lab_stack: Stack) -> None:
+def test_every_server_gets_the_same_image_and_limits(lab_stack: Stack) -> None:
     seen = {}
     for server in SERVERS:
         info = lab_stack.container(server.name)
         host = info["HostConfig"]
         seen[server.name] = (info["Image"], host["NanoCpus"], host["Memory"])
         assert host["NanoCpus"] > 0 and host["Memory"] > 0, f"{server.name} has no CPU or memory limit"
-        assert host["ReadonlyRootfs"], server.name
-        assert host["CapDrop"] == ["ALL"], server.name
-        assert "no-new-privileges:true" in host["SecurityOpt"], server.name
-        assert host["Init"], server.name
-        assert info["Config"]["User"] not in ("", "root", "0"), server.name
         bindings = host["PortBindings"]["8000/tcp"]
         assert [b["HostPort"] for b in bindings] == [str(server.published_port)], server.name
-        assert all(b["HostIp"] == "127.0.0.1" for b in bindings), f"{server.name} is published beyond loopback"
     assert len(set(seen.values())) == 1, f"servers differ in image or limits: {seen}"
+
+
+#: Every service of the lab: what `up` starts, and bench (profile bench), which `run` starts.
+SERVICES = [*(s.name for s in SERVERS), "upstream", "locust", "locust-worker", "bench"]
+
+# Run inside a container: what its processes may do, as the kernel sees it.
+# (cgroup v2 paths first, then v1.)
+INSIDE = r"""
+import json, os
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+root = next(fields for fields in map(str.split, open("/proc/self/mountinfo")) if fields[4] == "/")
+def first(*paths):
+    for path in paths:
+        try:
+            return open(path).read().strip()
+        except OSError:
+            pass
+print(json.dumps({
+    "uid": os.getuid(),
+    "cap_bounding": int(status["CapBnd"], 16),
+    "cap_effective": int(status["CapEff"], 16),
+    "no_new_privs": status["NoNewPrivs"].strip(),
+    "root_mount": root[5].split(","),
+    "memory_limit": first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+    "pids_limit": first("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
+    "pid1": open("/proc/1/cmdline").read().split("\0")[0],
+}))
+"""
+
+
+def docker(*args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"docker {' '.join(args[:2])}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def bench_container(lab_stack: Stack) -> Iterator[str]:
+    """A bench container as `docker compose run bench` makes one, idling so it can be inspected."""
+    name = "flask-serving-lab-bench-hardening"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+    compose("--profile", "bench", "build", "bench")
+    compose(
+        "--profile", "bench", "run", "--detach", "--no-deps", "--name", name, "--entrypoint", "sleep", "bench", "600"
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_container_is_hardened_and_limited(
+    lab_stack: Stack, request: pytest.FixtureRequest, service: str
+) -> None:
+    """What compose.yaml asks (x-hardened), as Docker applied it and as the
+    processes inside live it: a user other than root, no capabilities at all
+    (the bounding set, so not even a setuid binary gets one back),
+    no-new-privileges, a read-only root, init as PID 1, pids and memory limits,
+    ports on loopback only."""
+    container = request.getfixturevalue("bench_container") if service == "bench" else lab_stack.container(service)["Id"]
+    info = json.loads(docker("inspect", container))[0]
+    host = info["HostConfig"]
+    assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"] and host["Init"], host
+    assert "no-new-privileges:true" in host["SecurityOpt"], host["SecurityOpt"]
+    assert host["Memory"] > 0, f"{service} has no memory limit"
+    assert (host["PidsLimit"] or 0) > 0, f"{service} has no pids limit"
+    assert info["Config"]["User"].split(":")[0] not in ("", "root", "0"), info["Config"]["User"]
+    for port, bindings in (host["PortBindings"] or {}).items():
+        assert all(b["HostIp"] == "127.0.0.1" for b in bindings), f"{service} publishes {port} beyond loopback"
+
+    inside = json.loads(docker("exec", "-i", container, "python", "-", stdin=INSIDE))
+    assert inside["uid"] != 0, inside
+    assert inside["cap_bounding"] == 0 and inside["cap_effective"] == 0, inside
+    assert inside["no_new_privs"] == "1", inside
+    assert "ro" in inside["root_mount"], inside
+    assert inside["memory_limit"] == str(host["Memory"]), inside
+    assert inside["pids_limit"] == str(host["PidsLimit"]), inside
+    assert inside["pid1"].endswith("init"), inside
 
 
 def test_servers_stop_promptly_and_come_back(lab_stack: Stack) -> None:
