@@ -10,9 +10,9 @@ module does that for one user:
 * HTTP Basic credentials are accepted on any request, for scripts
   (``curl -u user:password``);
 * with ``LAB_LOCUST_LOGIN`` set, ``--web-login`` is on by default;
-* a web UI published beyond loopback (``LAB_BIND_ADDRESS``, which compose.yaml
-  passes to the master) without a login does not start: anyone who reaches
-  it could send load anywhere.
+* a web UI published beyond loopback (``LAB_LOCUST_BIND_ADDRESS``, which
+  compose.yaml passes to the master) without a login does not start: anyone
+  who reaches it could send load anywhere.
 
 Importing it registers Locust event listeners; headless runs and workers,
 which have no web UI, are not affected. See docs/safety.md.
@@ -40,7 +40,7 @@ from werkzeug.wrappers import Response
 logger = logging.getLogger(__name__)
 
 LOGIN_VARIABLE = "LAB_LOCUST_LOGIN"
-BIND_VARIABLE = "LAB_BIND_ADDRESS"
+BIND_VARIABLE = "LAB_LOCUST_BIND_ADDRESS"
 
 
 class LoginError(Exception):

@@ -143,8 +143,8 @@ def test_the_login_guards_every_page_and_lets_the_user_in(guarded_ui: str) -> No
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LAB_BIND_ADDRESS": "0.0.0.0"}, "the web UI would be published on 0.0.0.0 without a login"),
-        ({"LAB_BIND_ADDRESS": "192.0.2.7"}, "the web UI would be published on 192.0.2.7 without a login"),
+        ({"LAB_LOCUST_BIND_ADDRESS": "0.0.0.0"}, "the web UI would be published on 0.0.0.0 without a login"),
+        ({"LAB_LOCUST_BIND_ADDRESS": "192.0.2.7"}, "the web UI would be published on 192.0.2.7 without a login"),
         ({"LAB_LOCUST_LOGIN": "no-colon"}, "LAB_LOCUST_LOGIN must be user:password"),
         ({"LAB_LOCUST_LOGIN": "user:"}, "LAB_LOCUST_LOGIN must be user:password"),
         ({"LOCUST_WEB_LOGIN": "true"}, "--web-login needs LAB_LOCUST_LOGIN"),
@@ -166,7 +166,7 @@ def test_an_unsafe_or_unusable_setting_stops_the_master(tmp_path: Path, env: dic
 
 def test_a_loopback_address_needs_no_login(tmp_path: Path) -> None:
     log = tmp_path / "locust.log"
-    process = start_locust(locust_env(LAB_BIND_ADDRESS="::1"), port := native.free_port(), log)
+    process = start_locust(locust_env(LAB_LOCUST_BIND_ADDRESS="::1"), port := native.free_port(), log)
     try:
         wait_until_listening(process, port, log)
         seen = probe(f"http://127.0.0.1:{port}", [sys.executable])
@@ -213,10 +213,32 @@ def test_compose_passes_the_login_to_the_master(locust_image: None, monkeypatch:
 
 @pytest.mark.docker
 def test_compose_refuses_to_expose_the_ui_without_a_login(locust_image: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """LAB_BIND_ADDRESS=0.0.0.0 alone: the master exits before serving. (A
+    """LAB_LOCUST_BIND_ADDRESS=0.0.0.0 alone: the master exits before serving. (A
     one-off `run` publishes no ports, so nothing is exposed meanwhile.)"""
-    monkeypatch.setenv("LAB_BIND_ADDRESS", "0.0.0.0")
+    monkeypatch.setenv("LAB_LOCUST_BIND_ADDRESS", "0.0.0.0")
     monkeypatch.delenv("LAB_LOCUST_LOGIN", raising=False)
     result = compose("run", "--rm", "--no-deps", "locust", check=False, timeout=120)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "the web UI would be published on 0.0.0.0 without a login" in result.stdout + result.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("variable", "exposed"), [("LAB_BIND_ADDRESS", "servers"), ("LAB_LOCUST_BIND_ADDRESS", "ui")], ids=["servers", "ui"]
+)
+def test_the_ui_and_the_servers_are_exposed_separately(
+    monkeypatch: pytest.MonkeyPatch, variable: str, exposed: str
+) -> None:
+    """Each variable moves its own ports off loopback and no others (docs/safety.md)."""
+    require_docker()
+    monkeypatch.delenv("LAB_BIND_ADDRESS", raising=False)
+    monkeypatch.delenv("LAB_LOCUST_BIND_ADDRESS", raising=False)
+    monkeypatch.setenv(variable, "0.0.0.0")
+    services = json.loads(compose("config", "--format", "json").stdout)["services"]
+    addresses = {
+        name: {port.get("host_ip") for port in service.get("ports", [])}
+        for name, service in services.items()
+        if service.get("ports")
+    }
+    assert addresses.pop("locust") == {"0.0.0.0" if exposed == "ui" else "127.0.0.1"}
+    assert addresses and all(ips == {"0.0.0.0" if exposed == "servers" else "127.0.0.1"} for ips in addresses.values())
