@@ -138,10 +138,16 @@ def census() -> dict[str, Any]:
     worker pids under the same top process mean a master respawned them; a
     new start time means the whole server was restarted from outside."""
     root = server_root()
-    try:
-        workers = sorted(child.pid for child in root.children())
-    except psutil.Error:
-        workers = []
+    workers = []
+    for child in root.children():
+        try:
+            # A killed worker lingers as a zombie until its master reaps it:
+            # it is gone, whatever the process table still says.
+            if child.status() != psutil.STATUS_ZOMBIE:
+                workers.append(child.pid)
+        except psutil.Error:
+            continue
+    workers.sort()
     return {"pid": root.pid, "started": root.create_time(), "workers": workers}
 
 
