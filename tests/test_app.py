@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from flasklab import MAX_MS, create_app, usage
+from flasklab import MAX_MS, create_app, usage, views
 
 PERSON = {"name": "John", "age": 30, "city": "New York"}
 MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io"]
@@ -63,6 +65,52 @@ def test_waiting_endpoints_wait_as_asked(client: FlaskClient, path: str, key: st
 
 def test_io_defaults_to_100_ms(client: FlaskClient) -> None:
     assert client.get("/io").json == {"slept_ms": 100}
+
+
+def test_io_via_c_sleeps_in_libc_not_through_time_sleep(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What gevent and eventlet patch is time.sleep; via=c must never reach it.
+    def patched(_: float) -> None:
+        raise AssertionError("time.sleep was called")
+
+    monkeypatch.setattr(views.time, "sleep", patched)
+    started = time.monotonic()
+    reply = client.get("/io?ms=50&via=c")
+    assert reply.status_code == 200
+    assert reply.json == {"slept_ms": 50}
+    assert time.monotonic() - started >= 0.05
+    assert client.get("/io?ms=1&via=python").status_code == 500  # the stand-in is in place
+
+
+def test_sleep_in_c_sleeps_its_whole_time_through_a_signal() -> None:
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda number, _frame: caught.append(number))
+    # Aimed at this thread, so that nanosleep itself is interrupted (EINTR).
+    timer = threading.Timer(0.02, signal.pthread_kill, (threading.get_ident(), signal.SIGUSR1))
+    try:
+        timer.start()
+        started = time.monotonic()
+        views._sleep_in_c(100)
+        took = time.monotonic() - started
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+    assert caught == [signal.SIGUSR1]
+    assert took >= 0.1
+
+
+@pytest.mark.parametrize("via", ["C", "ctypes", "", "python ", "c\x00", "x" * 100])
+def test_bad_via_is_a_400_naming_the_parameter_before_any_sleep(client: FlaskClient, via: str) -> None:
+    started = time.monotonic()
+    reply = client.get("/io", query_string={"ms": "2000", "via": via})
+    assert time.monotonic() - started < 1
+    assert reply.status_code == 400
+    assert reply.is_json
+    assert reply.json["parameter"] == "via"
+    assert "python, c" in reply.json["message"]
+
+
+def test_io_via_python_is_the_default(client: FlaskClient) -> None:
+    assert client.get("/io?ms=1&via=python").json == client.get("/io?ms=1").json == {"slept_ms": 1}
 
 
 def test_cpu_burns_the_cpu_time_asked_for(client: FlaskClient) -> None:
