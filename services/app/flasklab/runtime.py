@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
-from flask import Flask
+from flask import Flask, g
 
 T = TypeVar("T")
 
@@ -28,12 +28,16 @@ def _enter() -> None:
     global _in_flight
     with _lock:
         _in_flight += 1
+    g.lab_counted = True
 
 
 def _leave(_error: BaseException | None = None) -> None:
     global _in_flight
-    with _lock:
-        _in_flight -= 1
+    # Teardown also runs for contexts that never saw before_request (a test's
+    # request context, a request that failed to start): count only our own.
+    if g.pop("lab_counted", False):
+        with _lock:
+            _in_flight -= 1
 
 
 def in_flight() -> int:
