@@ -19,6 +19,7 @@ from labbench import BenchError
 from labbench.compare import compare
 from labbench.report import DASH, render
 from labbench.stats import TIMES
+from mdtables import md_tables
 
 GROUPS = [
     (server, scenario, users)
@@ -30,22 +31,6 @@ GROUPS = [
 FETCHED = re.compile(
     r"<(?:script|img|iframe|source|embed|video|audio)\b[^>]*\bsrc=|<link\b|@import|url\(\s*['\"]?https?:"
 )
-
-
-def md_tables(text: str) -> dict[str, list[dict[str, str]]]:
-    """Every Markdown table under a ``## heading``, as rows keyed by column."""
-    tables: dict[str, list[dict[str, str]]] = {}
-    heading, header = "", None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            heading, header = line[3:], None
-        elif line.startswith("|"):
-            cells = [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
-            if header is None:
-                header = cells
-            elif not set(line) <= set("|-: "):
-                tables.setdefault(heading, []).append(dict(zip(header, cells, strict=True)))
-    return tables
 
 
 def rendered(folder: Path, data: dict[str, Any] | None = None) -> tuple[str, str]:

@@ -36,6 +36,7 @@ import yaml
 import matrix
 from labbench.cli import FULL
 from labbench.report import render
+from mdtables import md_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -107,28 +108,6 @@ def models_sections(text: str) -> dict[str, str]:
     for match in re.finditer(r"^(#{2,4}) `([a-z0-9-]+)`$", text, re.M):
         found[match[2]] = section(text, match[0])
     return found
-
-
-def md_tables(text: str) -> dict[str, list[dict[str, str]]]:
-    """Every Markdown table under a heading of any level, as rows keyed by column."""
-    tables: dict[str, list[dict[str, str]]] = {}
-    heading, header = "", None
-    for line in without_fences(text).splitlines():
-        if line.startswith("#"):
-            heading, header = line.lstrip("#").strip(), None
-        elif line.startswith("|"):
-            cells = [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
-            if header is None:
-                header = cells
-            elif not set(line) <= set("|-: "):
-                tables.setdefault(heading, []).append(dict(zip(header, cells, strict=True)))
-        else:
-            header = None
-    return tables
-
-
-def without_fences(text: str) -> str:
-    return re.sub(r"^ *```.*?^ *```$", "", text, flags=re.M | re.S)
 
 
 # --- the guide's example ---------------------------------------------------------------
