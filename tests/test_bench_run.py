@@ -150,6 +150,10 @@ def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatc
     results = json.loads((folder / "results.json").read_text())
     assert results["run"]["mode"] == "docker"
     assert results["run"]["limits"]["identical"] and results["run"]["limits"]["cpus"] == "1"
+    # What stands for the image ids: each image's digest of its packages and code.
+    images = results["run"]["images"]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", images[name] or "") for name in ("app", "bench")), images
+    assert images["app"] != images["bench"]
 
 
 def test_config_file_sets_options_and_flags_win(tmp_path: Path) -> None:

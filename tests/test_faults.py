@@ -9,16 +9,22 @@ respawns, a dev server does not), never about how fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import matrix
 from conftest import compose
-from labbench import cli, faultreport, faults
+from labbench import cli, faultreport, faults, native
+from mdtables import md_tables
 from test_bench_run import ENV, labbench, only_run
 
 KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2"}
@@ -281,3 +287,69 @@ def test_report_sections_render_from_fixed_cells() -> None:
     assert "| b | server-unavailable: no answer |" in markdown
     html = faultreport.html(results, {"a": "#000000", "b": "#111111"})
     assert html.count("<svg") == 1 and "server-unavailable: no answer" in html
+
+
+# --- docs/faults.md ------------------------------------------------------------------
+
+FAULTS_MD = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
+#: The runs docs/faults.md shows: byte-for-byte copies of their results.json.
+SHOWN_RUNS = sorted(FAULTS_MD.parent.glob("images/*-faults-*.json"))
+
+
+def test_faults_md_shows_every_experiment_from_a_committed_run() -> None:
+    shown = {cell["fault"] for run in SHOWN_RUNS for cell in json.loads(run.read_text())["faults"]}
+    assert shown == set(faults.FAULTS), "every experiment has results in the docs"
+
+
+def shown_in(run: Path) -> str:
+    """The part of docs/faults.md that shows ``run``: its sections that name the file."""
+    parts = re.split(r"^(?=## )", FAULTS_MD.read_text(), flags=re.M)
+    return "".join(part for part in parts if run.name in part)
+
+
+@pytest.mark.parametrize("run", SHOWN_RUNS, ids=lambda path: path.name)
+def test_faults_md_tables_are_the_report_s(run: Path) -> None:
+    """The tables are labbench's own rendering of the committed run, not typed in."""
+    rendered = md_tables("\n".join(faultreport.markdown(json.loads(run.read_text()))))
+    assert rendered, "the run has fault tables"
+    shown = md_tables(shown_in(run))
+    for heading, rows in rendered.items():
+        assert shown.get(heading) == rows, f"docs/faults.md's table {heading!r} differs from {run.name}'s"
+
+
+# --- uWSGI's harakiri: per worker, not per request (docs/faults.md) -------------------
+
+
+def _long_request(url: str, seconds: float) -> float:
+    """How long a request of ``seconds`` lasted, answered or cut off."""
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"{url}/io?ms={int(seconds * 1000)}", timeout=seconds + 20) as reply:
+            reply.read()
+    except OSError:
+        pass  # cut off: the worker was killed
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("name", ["uwsgi-threads", "uwsgi-gevent"])
+def test_harakiri_cuts_off_a_lone_request_but_not_one_among_others(name: str) -> None:
+    with native.serve(matrix.get(name), env={"LAB_UWSGI_HARAKIRI": "2"}) as url:
+        assert _long_request(url, 5) < 4, "alone, the 5 s request is cut off at about 2 s"
+        # The same request while other requests keep ending on the same worker:
+        # each end clears the worker's one deadline (uWSGI 2.0).
+        stop = threading.Event()
+
+        def others() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(f"{url}/io?ms=100", timeout=10).read()
+
+        background = [threading.Thread(target=others, daemon=True) for _ in range(16)]
+        for thread in background:
+            thread.start()
+        try:
+            assert _long_request(url, 5) >= 4.9, "among others, it runs to the end"
+        finally:
+            stop.set()
+            for thread in background:
+                thread.join(15)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Run as a plain script from anywhere: labbench and matrix live outside site-packages.
 sys.path[:0] = [str(ROOT / "services" / "bench"), str(ROOT / "locustfiles")]
 
+from labbench import faultreport  # noqa: E402
 from labbench.report import ChartData, charts, first_seen, server_colours  # noqa: E402
 from labbench.results import load_results  # noqa: E402
 from labbench.stats import summarize  # noqa: E402
@@ -49,9 +50,11 @@ def load(source: Path) -> tuple[str, dict]:
 
 
 def render(results: dict, output: Path, prefix: str = "results") -> list[Path]:
-    """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``; the paths written."""
+    """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``, and
+    of every fault experiment, as ``<prefix>-fault-<name>.svg``; the paths written."""
     rows = summarize(results)
-    colours = server_colours(first_seen(row.server for row in rows))
+    # The colours report.html gives each server.
+    colours = server_colours(first_seen([*(row.server for row in rows), *results["run"]["plan"]["servers"]]))
     written = []
     for scenario in first_seen(row.scenario for row in rows):
         # The same ChartData that report.html's section for this scenario draws from.
@@ -68,6 +71,15 @@ def render(results: dict, output: Path, prefix: str = "results") -> list[Path]:
             path = output / f"{prefix}-{scenario}-{_slug(chart.title)}.svg"
             path.write_text(chart.svg + "\n", encoding="utf-8")
             written.append(path)
+    for fault in faultreport.present(results):
+        cells = faultreport.cells(results, fault)
+        drawn = {"": faultreport.chart(fault, cells, colours)}
+        if fault == "soak":
+            drawn["-memory"] = faultreport.memory_chart(cells, colours)
+        for suffix, svg in drawn.items():
+            path = output / f"{prefix}-fault-{fault}{suffix}.svg"
+            path.write_text(svg + "\n", encoding="utf-8")
+            written.append(path)
     return written
 
 
@@ -75,10 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, nargs="?", default=RUN, help="a run folder or its results.json")
     parser.add_argument("--output", type=Path, default=HERE, help="where the SVG files go (default: docs/images)")
+    parser.add_argument("--prefix", default="results", help="the start of each file name (default: results)")
     args = parser.parse_args()
     run_id, results = load(args.source)
     args.output.mkdir(parents=True, exist_ok=True)
-    for path in render(results, args.output):
+    for path in render(results, args.output, args.prefix):
         print(f"wrote {path} (run {run_id})")
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -214,9 +215,9 @@ def main_run(argv: list[str]) -> int:
             plan_from(given), given.get("output", DEFAULT_OUTPUT), given.get("native", False)
         )
     _render(folder)
-    cells = results["cells"] + results.get("faults", [])
-    ok = sum(cell["status"] == "ok" for cell in cells)
-    print(f"{ok}/{len(cells)} cells ok; report: {folder / 'report.html'}")
+    statuses = Counter(cell["status"] for cell in results["cells"] + results.get("faults", []))
+    counts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
+    print(f"{statuses.total()} cells: {counts or 'none'}; report: {folder / 'report.html'}")
     return 0
 
 

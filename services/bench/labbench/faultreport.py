@@ -138,7 +138,7 @@ COLUMNS: dict[str, list[tuple[str, Callable[[Cell], str]]]] = {
 }
 
 
-def _cells(results: dict[str, Any], fault: str) -> list[Cell]:
+def cells(results: dict[str, Any], fault: str) -> list[Cell]:
     order = {name: index for index, name in enumerate(results["run"]["plan"]["servers"])}
     mine = [cell for cell in results.get("faults", []) if cell["fault"] == fault]
     return sorted(mine, key=lambda cell: (order.get(cell["server"], len(order)), cell["repetition"]))
@@ -184,7 +184,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
         headers = ["Server", *(header for header, _ in COLUMNS[fault])]
         lines += ["", f"## Fault: {spec.title}", "", spec.question, ""]
         lines += ["| " + " | ".join(headers) + " |", "|---|" + "--:|" * (len(headers) - 1)]
-        for cell in _cells(results, fault):
+        for cell in cells(results, fault):
             values = _values(fault, cell)
             values += [""] * (len(headers) - 1 - len(values))
             lines.append("| " + " | ".join(v.replace("|", "\\|") for v in [cell["server"], *values]) + " |")
@@ -245,14 +245,14 @@ def memory_chart(cells: list[Cell], colours: dict[str, str]) -> str:
         ax.set_ylim(bottom=0)
         ax.grid(axis="y")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower right", fontsize=8.5)
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8.5)
         return _svg(figure, "fault-soak-memory")
 
 
 def html(results: dict[str, Any], colours: dict[str, str]) -> str:
     sections = []
     for fault in present(results):
-        spec, cells = faults.FAULTS[fault], _cells(results, fault)
+        spec, mine = faults.FAULTS[fault], cells(results, fault)
         headers = ["Server", *(header for header, _ in COLUMNS[fault])]
         body = "".join(
             f"<tr><td>{_swatch(colours.get(cell['server'], MUTED))}{_e(cell['server'])}</td>"
@@ -262,18 +262,18 @@ def html(results: dict[str, Any], colours: dict[str, str]) -> str:
                 else f'<td colspan="{len(headers) - 1}" class="status">{_e(_values(fault, cell)[0])}</td>'
             )
             + "</tr>"
-            for cell in cells
+            for cell in mine
         )
         head = "".join(f"<th>{_e(header)}</th>" for header in headers)
         figure = Chart(
             "Successes per second around the fault",
             f" Each server against its own rate before the fault; ✖ marks seconds with failed requests; "
             f"{faults.USERS} users of {spec.user_class}.",
-            chart(fault, cells, colours),
+            chart(fault, mine, colours),
         )
         extra = ""
         if fault == "soak":
-            memory = memory_chart(cells, colours)
+            memory = memory_chart(mine, colours)
             memory = Chart("Memory over the soak", " The server's /usage every few seconds.", memory)
             extra = _html_chart(memory)
         sections.append(

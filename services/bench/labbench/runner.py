@@ -341,13 +341,13 @@ def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, Any], 
 # --- one cell ---------------------------------------------------------------------
 
 
+def _head(key: CellKey | FaultKey, order: int, status: str, error: str | None) -> dict[str, Any]:
+    """What every cell starts with: what ran, when, and how it went."""
+    return {**asdict(key), "order": order, "status": status, "error": error, "started_at": now()}
+
+
 def _empty_cell(key: CellKey, order: int, status: str, error: str | None) -> dict[str, Any]:
-    return {
-        **asdict(key),
-        "order": order,
-        "status": status,
-        "error": error,
-        "started_at": now(),
+    return _head(key, order, status, error) | {
         "duration_s": None,
         "requests": None,
         "failures": None,
@@ -401,12 +401,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 
 
 def _fault_cell(key: FaultKey, order: int, status: str, error: str | None) -> dict[str, Any]:
-    return {
-        **asdict(key),
-        "order": order,
-        "status": status,
-        "error": error,
-        "started_at": now(),
+    return _head(key, order, status, error) | {
         "users": faults.USERS,
         "observed": None,
         "timeline": [],
