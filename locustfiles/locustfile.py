@@ -1,21 +1,10 @@
 """Load scenarios for the Flask Serving Lab: one Locust User class per workload.
 
-Each class hammers one endpoint of the lab's app (see
-``services/app/flasklab/views.py``) and checks every answer, so a server that
-answers fast but wrong scores failures, not throughput:
-
-=============  ============  ========================  ==============================
-User class     scenario      request                   a success is
-=============  ============  ========================  ==============================
-``Hello``      hello         ``GET /``                 the body ``Hello, World!``
-``Json``       json          ``GET /json``             the person ``{"name": "John"…``
-``JsonDumps``  json-dumps    ``GET /json-dumps``       the same person
-``Io``         io            ``GET /io?ms=N``          ``{"slept_ms": N}``
-``Upstream``   upstream      ``GET /upstream?ms=N``    ``{"upstream_ms": N}``
-``Cpu``        cpu           ``GET /cpu?ms=M``         ``{"ms": M, …}``
-``AsyncIo``    async-io      ``GET /async-io?ms=N``    ``{"slept_ms": N}``
-``Mix``        mix           all of the above          each its own check (weighted)
-=============  ============  ========================  ==============================
+The scenarios themselves are data in ``labcore.scenarios`` (request, kind of
+work, what a correct answer is); this file turns each into a User class
+(``Hello``, ``Json``, ``JsonDumps``, ``Io``, ``Upstream``, ``Cpu``,
+``AsyncIo``, ``Mix``) that hammers its endpoint and checks every answer, so a
+server that answers fast but wrong scores failures, not throughput.
 
 Users never wait between requests, so the load is closed-loop: each user has
 one request in flight at all times and the user count is the concurrency.
@@ -37,10 +26,6 @@ Choosing what to run:
 Every option reaches distributed workers: the master sends its parsed
 options, custom ones included, with each spawn message, and each user
 resolves its base URL from them when it is created.
-
-Each scenario class also carries ``scenario``, ``kind`` (``baseline``,
-``io``, ``cpu`` or ``mix``: what bounds its ideal throughput) and ``path``,
-which labbench reads to describe it.
 """
 
 from __future__ import annotations
@@ -48,26 +33,26 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
 from locust import FastHttpUser, constant, events
 from locust.argument_parser import LocustArgumentParser
-from locust.contrib.fasthttp import ResponseContextManager
 from locust.env import Environment
 
-import matrix
 import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
+from labcore import defaults, matrix, protocol
+from labcore.scenarios import SCENARIOS, Scenario
 
 logger = logging.getLogger(__name__)
 
-PERSON = {"name": "John", "age": 30, "city": "New York"}
-
-SERVERS = matrix.names()
+# The lab's compose.yaml: the nearest one above this file (or LAB_COMPOSE_FILE).
+COMPOSE_FILE = matrix.compose_file(Path(__file__).parent)
+SERVERS = matrix.names(COMPOSE_FILE)
 DEFAULT_TARGET = "gunicorn-sync" if "gunicorn-sync" in SERVERS else SERVERS[0]
-DEFAULT_IO_MS = 100
-DEFAULT_CPU_MS = 10
 
 
 def _milliseconds(text: str) -> int:
@@ -101,7 +86,7 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     parser.add_argument(
         "--io-ms",
         type=_milliseconds,
-        default=DEFAULT_IO_MS,
+        default=defaults.IO_MS,
         env_var="LOCUST_IO_MS",
         include_in_web_ui=True,
         help="Milliseconds each /io, /upstream and /async-io request waits",
@@ -109,7 +94,7 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
     parser.add_argument(
         "--cpu-ms",
         type=_milliseconds,
-        default=DEFAULT_CPU_MS,
+        default=defaults.CPU_MS,
         env_var="LOCUST_CPU_MS",
         include_in_web_ui=True,
         help="Milliseconds of CPU each /cpu request burns",
@@ -133,7 +118,7 @@ def base_url(environment: Environment) -> str:
     """Where this test's requests go: the explicit host, else the target's Compose URL."""
     if environment.host:
         return environment.host
-    return matrix.get(_option(environment, "target", DEFAULT_TARGET)).compose_url
+    return matrix.get(_option(environment, "target", DEFAULT_TARGET), COMPOSE_FILE).compose_url
 
 
 # The pending warm-up reset of this process's current test, if any.
@@ -142,7 +127,7 @@ _warmup_timer: gevent.Greenlet | None = None
 
 def _end_warmup(environment: Environment, seconds: float) -> None:
     if environment.runner is not None:
-        logger.info("Warm-up of %gs over: statistics reset", seconds)
+        logger.info("Warm-up of %gs over: %s", seconds, protocol.LOG_RESET)
         environment.runner.stats.reset_all()
 
 
@@ -151,7 +136,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     global _warmup_timer
     # The web UI shows no host when the target picks it, so the log of the
     # master and of every worker says where this test's load goes.
-    logger.info("Load goes to %s", base_url(environment))
+    logger.info("%s %s", protocol.LOG_STARTED, base_url(environment))
     # Every node resets its own statistics: the master its totals, each
     # worker what it has not reported yet, which would otherwise carry
     # warm-up requests into the master's fresh totals.
@@ -175,9 +160,7 @@ class LabUser(FastHttpUser):
     abstract = True
     wait_time = constant(0)
 
-    scenario: ClassVar[str]
-    kind: ClassVar[str]
-    path: ClassVar[str]
+    scenario: ClassVar[Scenario]
 
     def __init__(self, environment: Environment) -> None:
         # Set per user, never on the class: Locust copies an explicit host
@@ -187,141 +170,40 @@ class LabUser(FastHttpUser):
         # options for this test.
         if not environment.host:
             self.host = base_url(environment)
-        self.io_ms: int = _option(environment, "io_ms", DEFAULT_IO_MS)
-        self.cpu_ms: int = _option(environment, "cpu_ms", DEFAULT_CPU_MS)
+        self.io_ms: int = _option(environment, "io_ms", defaults.IO_MS)
+        self.cpu_ms: int = _option(environment, "cpu_ms", defaults.CPU_MS)
         super().__init__(environment)
 
 
-def _expect(
-    response: ResponseContextManager, expected: object, read: Callable[[ResponseContextManager], object]
-) -> None:
-    """Fail the request unless ``read(response)`` gives ``expected``."""
-    if getattr(response, "error", None) is not None:
-        return  # Locust already fails a connection error or a 4xx/5xx status
-    try:
-        actual = read(response)
-    except (ValueError, TypeError, KeyError) as error:  # not JSON, or not the expected shape
-        response.failure(f"unreadable body ({error!r:.60}): {response.text!r:.80}")
-        return
-    if actual != expected:
-        response.failure(f"expected {expected!r:.80}, got {actual!r:.80}")
-
-
-def _text(response: ResponseContextManager) -> object:
-    return response.text
-
-
-def _json(response: ResponseContextManager) -> object:
-    return response.json()
-
-
-def _field(name: str) -> Callable[[ResponseContextManager], object]:
-    def read(response: ResponseContextManager) -> object:
-        return response.json()[name]
-
-    return read
-
-
-# Module-level tasks, so that each scenario and the mix share one definition.
 Task = Callable[[LabUser], None]
 
 
-def hello(user: LabUser) -> None:
-    with user.client.get("/", catch_response=True) as response:
-        _expect(response, "Hello, World!", _text)
+def task_for(scenario: Scenario) -> Task:
+    """Send the scenario's request and fail it unless the answer is correct."""
+
+    def task(user: LabUser) -> None:
+        ms = scenario.work_ms(user.io_ms, user.cpu_ms)
+        with user.client.get(scenario.request(user.io_ms, user.cpu_ms), catch_response=True) as response:
+            if getattr(response, "error", None) is not None:
+                return  # Locust already fails a connection error or a 4xx/5xx status
+            if (problem := scenario.verify(response.text or "", ms)) is not None:
+                response.failure(problem)
+
+    task.__name__ = scenario.name
+    return task
 
 
-def json_jsonify(user: LabUser) -> None:
-    with user.client.get("/json", catch_response=True) as response:
-        _expect(response, PERSON, _json)
+# One task per single request, shared by its own scenario and the mix.
+_TASKS = {name: task_for(scenario) for name, scenario in SCENARIOS.items() if not scenario.mix}
 
 
-def json_dumps(user: LabUser) -> None:
-    with user.client.get("/json-dumps", catch_response=True) as response:
-        _expect(response, PERSON, _json)
+def _user_class(scenario: Scenario) -> type[LabUser]:
+    tasks: list[Task] | dict[Task, int] = (
+        {_TASKS[name]: weight for name, weight in scenario.mix} if scenario.mix else [_TASKS[scenario.name]]
+    )
+    body = {"scenario": scenario, "tasks": tasks, "__module__": __name__, "__doc__": f"GET {scenario.path}"}
+    return types.new_class(scenario.user_class, (LabUser,), exec_body=lambda namespace: namespace.update(body))
 
 
-def io(user: LabUser) -> None:
-    with user.client.get(f"/io?ms={user.io_ms}", catch_response=True) as response:
-        _expect(response, user.io_ms, _field("slept_ms"))
-
-
-def upstream(user: LabUser) -> None:
-    with user.client.get(f"/upstream?ms={user.io_ms}", catch_response=True) as response:
-        _expect(response, user.io_ms, _field("upstream_ms"))
-
-
-def cpu(user: LabUser) -> None:
-    with user.client.get(f"/cpu?ms={user.cpu_ms}", catch_response=True) as response:
-        _expect(response, user.cpu_ms, _field("ms"))
-
-
-def async_io(user: LabUser) -> None:
-    with user.client.get(f"/async-io?ms={user.io_ms}", catch_response=True) as response:
-        _expect(response, user.io_ms, _field("slept_ms"))
-
-
-class Hello(LabUser):
-    scenario = "hello"
-    kind = "baseline"
-    path = "/"
-    tasks: ClassVar[list[Task]] = [hello]
-
-
-class Json(LabUser):
-    scenario = "json"
-    kind = "baseline"
-    path = "/json"
-    tasks: ClassVar[list[Task]] = [json_jsonify]
-
-
-class JsonDumps(LabUser):
-    scenario = "json-dumps"
-    kind = "baseline"
-    path = "/json-dumps"
-    tasks: ClassVar[list[Task]] = [json_dumps]
-
-
-class Io(LabUser):
-    scenario = "io"
-    kind = "io"
-    path = "/io"
-    tasks: ClassVar[list[Task]] = [io]
-
-
-class Upstream(LabUser):
-    scenario = "upstream"
-    kind = "io"  # to this server, a call upstream is a wait like any other
-    path = "/upstream"
-    tasks: ClassVar[list[Task]] = [upstream]
-
-
-class Cpu(LabUser):
-    scenario = "cpu"
-    kind = "cpu"
-    path = "/cpu"
-    tasks: ClassVar[list[Task]] = [cpu]
-
-
-class AsyncIo(LabUser):
-    scenario = "async-io"
-    kind = "io"
-    path = "/async-io"
-    tasks: ClassVar[list[Task]] = [async_io]
-
-
-class Mix(LabUser):
-    scenario = "mix"
-    kind = "mix"
-    path = " ".join(single.path for single in (Hello, Json, JsonDumps, Io, Upstream, Cpu, AsyncIo))
-    # A rough web app: mostly cheap pages and API reads, a fair share of
-    # waiting on I/O, a little real CPU work.
-    tasks: ClassVar[dict[Task, int]] = {
-        hello: 4,
-        json_jsonify: 2,
-        json_dumps: 1,
-        io: 2,
-        upstream: 2,
-        cpu: 1,
-        async_io: 1,
-    }
+# Locust finds User classes among this module's globals: one per scenario.
+globals().update({scenario.user_class: _user_class(scenario) for scenario in SCENARIOS.values()})

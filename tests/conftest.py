@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-import matrix
 from labbench import native
+from labcore import matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"

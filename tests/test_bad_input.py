@@ -23,9 +23,7 @@ from typing import Any
 import bench_fixtures
 import pytest
 
-from conftest import ROOT
-
-BASE_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("services/bench", "locustfiles")))
+BASE_ENV = dict(os.environ)
 
 
 def labbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,12 +14,12 @@ from typing import Any
 
 import bench_fixtures
 import pytest
+from mdtables import md_tables
 
 from labbench import BenchError
 from labbench.compare import compare
 from labbench.report import DASH, render
 from labbench.stats import TIMES
-from mdtables import md_tables
 
 GROUPS = [
     (server, scenario, users)

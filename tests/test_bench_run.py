@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import compose
 
-import matrix
-from conftest import ROOT, compose
+from labcore import matrix
 
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("services/bench", "locustfiles")))
+ENV = dict(os.environ)
 
 
 def labbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

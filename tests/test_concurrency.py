@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-import matrix
 from burst import burst
 from conftest import ARTIFACTS
+
 from labbench import native
+from labcore import matrix
 
 SERVERS = matrix.load()
 N = 8  # concurrent requests per burst

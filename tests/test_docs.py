@@ -32,11 +32,11 @@ from typing import Any
 import bench_fixtures
 import pytest
 import yaml
+from mdtables import md_tables
 
-import matrix
 from labbench.cli import FULL
 from labbench.report import render
-from mdtables import md_tables
+from labcore import matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -156,8 +156,7 @@ def added(example: Example, compose_copy: Path) -> matrix.Server:
 
 def child_env(compose_file: Path) -> dict[str, str]:
     """A child process that reads ``compose_file`` as the lab's compose.yaml."""
-    path = os.pathsep.join(str(ROOT / part) for part in ("services/bench", "locustfiles"))
-    return os.environ | {"PYTHONPATH": path, "LAB_COMPOSE_FILE": str(compose_file)}
+    return os.environ | {"LAB_COMPOSE_FILE": str(compose_file)}
 
 
 def test_the_example_is_a_new_server_on_the_next_free_port(example: Example, added: matrix.Server) -> None:
@@ -212,7 +211,7 @@ def test_the_example_is_a_locust_target(example: Example, compose_copy: Path) ->
 
 PLAN = """
 import json, sys
-import matrix
+from labcore import matrix
 from labbench import cli, runner
 
 name = sys.argv[1]

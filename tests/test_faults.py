@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import matrix
 from conftest import compose
-from labbench import cli, faultreport, faults, native
 from mdtables import md_tables
 from test_bench_run import ENV, labbench, only_run
+
+from labbench import cli, faultreport, faults, native
+from labcore import matrix
 
 KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2"}
 LONG_MS = "4000"  # twice the timeouts above

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import ARTIFACTS
 from playwright.sync_api import Browser, Locator, Page, expect
 
-import matrix
-from conftest import ARTIFACTS
+from labcore import matrix
 
 pytestmark = pytest.mark.docker
 

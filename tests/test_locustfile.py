@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-import matrix
 from labbench import native
+from labcore import matrix
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "locustfile.py"
 

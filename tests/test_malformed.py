@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import pytest
 
-import matrix
 from labbench import native
+from labcore import matrix
 
 SERVERS = matrix.load()
 

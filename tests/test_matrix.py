@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import matrix
+from labcore import matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -53,7 +53,7 @@ def test_slots_label_uses_the_commands_own_knobs(server: matrix.Server) -> None:
 def test_bench_sees_every_knob_the_labels_use() -> None:
     """The runner reads lab.slots and lab.recycle inside its container: Compose
     must hand it each knob they use, with the same default."""
-    environment = yaml.safe_load(matrix.COMPOSE_FILE.read_text())["services"]["bench"]["environment"]
+    environment = yaml.safe_load(matrix.compose_file().read_text())["services"]["bench"]["environment"]
     for server in SERVERS:
         for expression in (server.slots_expression, server.recycle_expression or ""):
             for name, default in VARIABLE.findall(expression):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import bench_fixtures
+from conftest import ARTIFACTS
 from playwright.sync_api import Page
 
-from conftest import ARTIFACTS
 from labbench.report import render
 
 SCREENSHOT = ARTIFACTS / "report.png"

@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-import matrix
 from conftest import Stack, compose
+
+from labcore import matrix
 
 pytestmark = pytest.mark.docker
 

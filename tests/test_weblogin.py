@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, compose, require_docker
+
 from labbench import native
 
 USER, PASSWORD = "lab", "correct horse battery staple"

@@ -16,11 +16,10 @@ from typing import Any
 from flask import Flask
 
 from flasklab import errors, faults, runtime, views
+from labcore import protocol
+from labcore.defaults import MAX_MS
 
-#: The largest ``ms`` any endpoint accepts: long enough for every experiment
-#: (the timeout fault outlasts the servers' 30 s timeouts), short enough that
-#: a typo cannot park a worker for hours.
-MAX_MS = 120_000
+__all__ = ["MAX_MS", "create_app"]
 
 
 class LabFlask(Flask):
@@ -59,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         USAGE_SOURCE=os.environ.get("LAB_USAGE_SOURCE", "process"),
         # /fault/* lets a request kill or stop its own server: only where the
         # lab turns it on (compose.yaml, the native launcher), never by default.
-        FAULT_ENDPOINTS=os.environ.get("LAB_FAULT_ENDPOINTS") == "1",
+        FAULT_ENDPOINTS=os.environ.get(protocol.FAULT_ENDPOINTS_ENV) == "1",
     )
     if config:
         app.config.update(config)

@@ -30,10 +30,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from flasklab import runtime, usage
 from flasklab.errors import BadParameter
+from labcore.scenarios import PERSON
 
 bp = Blueprint("lab", __name__)
 
-PERSON = {"name": "John", "age": 30, "city": "New York"}
 
 # ASCII digits only: int() would also accept " 7", "+7", "7_0" and other scripts' digits.
 _DIGITS = re.compile(r"[0-9]{1,9}")

@@ -17,14 +17,15 @@ from typing import Any
 
 import yaml
 
-import matrix
-from labbench import BenchError, faults, runner, scenarios
+from labbench import BenchError, faults, runner
 from labbench.results import load_results
+from labcore import defaults, matrix
+from labcore.scenarios import CORE, SCENARIOS
 
 DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
 
 #: The full default run, and what --quick changes: all servers either way.
-FULL = {"scenarios": scenarios.CORE, "users": [32], "duration": 5.0, "warmup": 2.0, "repetitions": 3}
+FULL = {"scenarios": CORE, "users": [32], "duration": 5.0, "warmup": 2.0, "repetitions": 3}
 QUICK = {"scenarios": ["hello", "io"], "users": [16], "duration": 3.0, "warmup": 1.0, "repetitions": 1}
 
 
@@ -53,8 +54,8 @@ _fault_names.__name__ = "--faults"
 
 def _long_ms(text: str) -> int:
     value = _number(1000, int)(text)
-    if value > 110_000:  # the app caps every ms parameter at 120 000
-        raise argparse.ArgumentTypeError(f"must be at most 110000, not {text!r}")
+    if value > defaults.LONG_MS_MAX:  # the app caps every ms parameter
+        raise argparse.ArgumentTypeError(f"must be at most {defaults.LONG_MS_MAX}, not {text!r}")
     return value
 
 
@@ -86,7 +87,7 @@ def _number(minimum: float, kind: type = float):
 
 def run_parser() -> argparse.ArgumentParser:
     servers = matrix.names()
-    known = sorted(scenarios.load())
+    known = sorted(SCENARIOS)
     parser = argparse.ArgumentParser(
         prog="labbench",
         description="Run servers × scenarios headless with Locust and write a comparison report.",
@@ -175,13 +176,13 @@ def plan_from(given: dict[str, Any]) -> runner.Plan:
         warmup_s=pick("warmup"),
         repetitions=pick("repetitions"),
         locust_processes=pick("processes", 1),
-        io_ms=pick("io_ms", 100),
-        cpu_ms=pick("cpu_ms", 10),
+        io_ms=pick("io_ms", defaults.IO_MS),
+        cpu_ms=pick("cpu_ms", defaults.CPU_MS),
         seed=pick("seed", random.randrange(2**31)),
         quick=bool(given.get("quick")),
         faults=pick("faults", []),
-        long_ms=pick("long_ms", 35_000),
-        soak_s=pick("soak_s", 600.0),
+        long_ms=pick("long_ms", defaults.LONG_MS),
+        soak_s=pick("soak_s", defaults.SOAK_S),
     )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from labbench import locustrun
+from labcore import defaults
 
 #: Seconds of load before the fault: the "before" the rest is compared with.
 LEAD_S = 4.0
@@ -50,8 +51,8 @@ POLL_S = 0.25
 class Settings:
     """What the runner's flags set for the experiments."""
 
-    long_ms: int = 35_000  # --long-ms: the timeout experiment's request
-    soak_s: float = 600.0  # --soak-s: the soak's length
+    long_ms: int = defaults.LONG_MS  # --long-ms: the timeout experiment's request
+    soak_s: float = defaults.SOAK_S  # --soak-s: the soak's length
 
 
 @dataclass

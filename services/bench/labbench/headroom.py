@@ -1,6 +1,6 @@
 """How much load can labbench's Locust give, next to a C load generator?
 
-    PYTHONPATH=services/bench:locustfiles .venv/bin/python -m labbench.headroom
+    .venv/bin/python -m labbench.headroom
 
 Runs one server natively (default gunicorn-sync) pinned to the first CPU and
 loads its ``/`` alternately with Locust, exactly as a labbench cell does, and
@@ -21,8 +21,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import matrix
-from labbench import locustrun, native, scenarios
+from labbench import locustrun, native
+from labcore import defaults, matrix
+from labcore.scenarios import SCENARIOS
 
 
 def wrk(url: str, connections: int, seconds: float) -> float:
@@ -46,8 +47,8 @@ def main() -> None:
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         parser.error("needs two CPUs: one for the server, one for the load generator")
-    hello = scenarios.load()["hello"]
-    load = locustrun.Load(hello.user_class, args.users, 2, args.duration, 1, 100, 10)
+    hello = SCENARIOS["hello"]
+    load = locustrun.Load(hello.user_class, args.users, 2, args.duration, 1, defaults.IO_MS, defaults.CPU_MS)
     locust_rps, wrk_rps, locust_cpu = [], [], []
     with native.serve(matrix.get(args.server), cpus={cpus[0]}) as url, tempfile.TemporaryDirectory() as tmp:
         os.sched_setaffinity(0, {cpus[1]})  # Locust and wrk inherit it

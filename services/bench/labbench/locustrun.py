@@ -22,14 +22,16 @@ from typing import Any, TextIO
 
 import psutil
 
-LOCUSTFILE = Path(__file__).resolve().parents[3] / "locustfiles" / "locustfile.py"
+from labcore import matrix, protocol
+
 # Milestones in Locust's log: the locustfile's at test start (master and each
 # worker) and at the end of the warm-up, Locust's own when the run time is up.
-STARTED = "Load goes to"
-RESET = "statistics reset"
-STOPPED = "--run-time limit reached"
-#: A load generator whose processes were busier than this was the bottleneck.
-HOT = 0.9
+STARTED, RESET, STOPPED = protocol.LOG_STARTED, protocol.LOG_RESET, protocol.LOG_STOPPED
+
+
+def locustfile() -> Path:
+    """The lab's locustfile, beside compose.yaml (in the images: /lab/locustfiles)."""
+    return matrix.lab_root() / "locustfiles" / "locustfile.py"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Load:
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     argv = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
+        sys.executable, "-m", "locust", "-f", str(locustfile()),
         "--headless", "--only-summary", "--host", host,
         "--users", str(load.users), "--spawn-rate", str(load.users),
         "--run-time", f"{load.warmup_s + load.duration_s:g}s", "--warmup", f"{load.warmup_s:g}",

@@ -24,9 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-import matrix
-
-APP_DIR = Path(os.environ.get("LAB_APP_DIR", Path(__file__).resolve().parents[2] / "app"))
+from labcore import matrix
 
 
 class ServerFailed(RuntimeError):
@@ -45,7 +43,6 @@ def _environment(server: matrix.Server, upstream_url: str | None, extra: dict[st
     # interpreter's environment, as it would from the image's.
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env["PYTHONPATH"] = str(APP_DIR)
     if sys.prefix != sys.base_prefix:
         env["VIRTUAL_ENV"] = sys.prefix  # uWSGI finds the virtualenv's packages through it
     env["LAB_USAGE_SOURCE"] = "process"
@@ -101,7 +98,6 @@ def serve(
             log = stack.enter_context(tempfile.TemporaryFile("w+"))
         process = subprocess.Popen(
             argv,
-            cwd=APP_DIR,
             env=_environment(server, upstream_url, extra),
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -28,7 +28,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from labbench.locustrun import HOT as LOADGEN_BOUND_AT
 from labbench.results import load_results, write_atomically
 from labbench.stats import (
     MAX_WINNER_FAILURE_PCT,
@@ -40,6 +39,7 @@ from labbench.stats import (
     summarize,
     winners,
 )
+from labcore.defaults import LOADGEN_HOT as LOADGEN_BOUND_AT
 
 DASH = "\N{EN DASH}"
 

@@ -1,78 +1,257 @@
-"""Reading and writing a run's results.json (docs/results-schema.md)."""
+"""A run's results, typed: ``Results`` holds a ``Run`` and its ``Cell`` and ``FaultCell`` lists.
+
+In the manner of pyperf's ``Run``/``Benchmark``: each object knows its JSON
+form (``to_json``/``from_json``), and reading one validates it whole, fault
+cells included, so a file edited by hand or cut short fails here, naming the
+field, and never deep inside a report. docs/results-schema.md describes every
+field; a test keeps it and these classes in step.
+
+The models are pydantic models in strict mode: a count is a whole number
+(never ``true``, never ``"3"``), a measurement is a number or null, and an
+unknown key is an error rather than a silently ignored typo.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
+
+from labcore import defaults
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labbench import BenchError
 
 SCHEMA_VERSION = 1
-# What identifies a cell; the measurements may be null, these may not be missing.
-CELL_KEYS = ("server", "scenario", "users", "repetition", "status")
-PLAN_KEYS = ("servers", "scenarios", "users", "duration_s", "warmup_s", "repetitions", "locust_processes", "seed")
-
-# The JSON types the readers rely on (docs/results-schema.md), so that a file
-# edited by hand or cut short fails here, by name, not deep inside a report.
-NUMBER = (int, float)
-NAMES = {int: "a whole number", NUMBER: "a number", str: "a string", bool: "true or false", dict: "an object"}
-PLAN_TYPES = {"duration_s": NUMBER, "warmup_s": NUMBER, "repetitions": int, "locust_processes": int, "seed": int}
-PLAN_LISTS = {"servers": str, "scenarios": str, "users": int}
-CELL_TYPES = {"server": str, "scenario": str, "users": int, "repetition": int, "status": str}
-#: Measurements: null when not measured.
-MEASUREMENT_TYPES = {
-    "duration_s": NUMBER,
-    "requests": int,
-    "failures": int,
-    "rps": NUMBER,
-    "latency_ms": dict,
-    "loadgen_cpu": NUMBER,
-    "loadgen_bound": bool,
-    "server_cpu_s": NUMBER,
-    "server_memory_bytes": int,
-    "server_memory_peak_bytes": int,
-}
-#: What the reports read from every ok cell.
-OK_MEASUREMENTS = ("requests", "failures", "rps", "latency_ms")
 LATENCIES = ("mean", "p50", "p95", "p99", "max")
 
 
-def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
-    # In Python true is an int; in the schema it is never a count.
-    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+class Model(BaseModel):
+    """What every part of a results file shares: strict types, no unknown keys."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", validate_default=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
 
-def _plan_problems(plan: dict[str, Any]) -> list[str]:
-    problems = [f"{key} is not {NAMES[kind]}" for key, kind in PLAN_TYPES.items() if not _is(plan[key], kind)]
-    for key, kind in PLAN_LISTS.items():
-        if not isinstance(plan[key], list) or not all(_is(item, kind) for item in plan[key]):
-            problems.append(f"{key} is not a list of {NAMES[kind].removeprefix('a ')}s")
-    return problems
+# --- run ----------------------------------------------------------------------
 
 
-def _cell_problems(cell: dict[str, Any]) -> list[str]:
-    problems = [f"{key} is not {NAMES[kind]}" for key, kind in CELL_TYPES.items() if not _is(cell[key], kind)]
-    for key, kind in MEASUREMENT_TYPES.items():
-        value = cell.get(key)
-        if value is None:
-            if cell["status"] == "ok" and key in OK_MEASUREMENTS:
-                problems.append(f"{key} is missing from an ok cell")
-        elif not _is(value, kind):
-            problems.append(f"{key} is not {NAMES[kind]}")
-    latency = cell.get("latency_ms")
-    if isinstance(latency, dict):
-        wrong = [
-            key for key in LATENCIES if key not in latency or not (latency[key] is None or _is(latency[key], NUMBER))
-        ]
-        if wrong:
-            problems.append(f"latency_ms lacks a number or null for {', '.join(wrong)}")
-    return problems
+class Plan(Model):
+    """What the run was asked to do: its servers, scenarios and settings."""
+
+    servers: list[str]
+    scenarios: list[str]
+    users: list[int]
+    duration_s: float
+    warmup_s: float
+    repetitions: int
+    locust_processes: int
+    io_ms: int = defaults.IO_MS
+    cpu_ms: int = defaults.CPU_MS
+    seed: int
+    quick: bool = False
+    faults: list[str] = Field(default_factory=list)
+    long_ms: int = defaults.LONG_MS
+    soak_s: float = defaults.SOAK_S
 
 
-def load_results(folder: Path) -> dict[str, Any]:
-    """``folder/results.json``, checked far enough that a report can rely on its shape."""
+class ServerLimits(Model):
+    cpu_limit: float | None = None
+    memory_limit_bytes: int | None = None
+
+
+class Limits(Model):
+    """The limits as each server reported them from inside (its /usage)."""
+
+    per_server: dict[str, ServerLimits | None] = Field(default_factory=dict)
+    cpus: str | None = None
+    memory_bytes: int | None = None
+    identical: bool = False
+    note: str | None = None
+
+
+class Machine(Model):
+    cpu_model: str
+    cpu_count: int | None
+    kernel: str
+    python: str
+    platform: str
+
+
+class Run(Model):
+    """What was run, where, and how."""
+
+    id: str
+    started_at: str
+    finished_at: str | None = None
+    mode: Literal["docker", "native"]
+    plan: Plan
+    # Known once the servers answer; absent in a run interrupted before that.
+    limits: Limits | None = None
+    loadgen_bound_at: float | None = None
+    machine: Machine | None = None
+    versions: dict[str, dict[str, str]] | None = None
+    images: dict[str, str | None] | None = None
+    locust_command: list[str] | None = None
+
+
+class ServerInfo(Model):
+    """A server as compose.yaml's labels describe it."""
+
+    model: str
+    slots: int | None
+    description: str
+    docs: str
+
+
+class ScenarioInfo(Model):
+    """A scenario as labcore.scenarios defines it, with the run's work per request."""
+
+    user_class: str
+    path: str
+    kind: str
+    work_ms: float | None
+
+
+# --- cells ------------------------------------------------------------------------
+
+
+class Latency(Model):
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class Cell(Model):
+    """One measured run of one server × scenario × user count × repetition."""
+
+    server: str
+    scenario: str
+    users: int
+    repetition: int
+    order: int
+    status: str
+    error: str | None = None
+    started_at: str
+    duration_s: float | None = None
+    requests: int | None = None
+    failures: int | None = None
+    rps: float | None = None
+    latency_ms: Latency | None = None
+    loadgen_cpu: float | None = None
+    loadgen_bound: bool | None = None
+    server_cpu_s: float | None = None
+    server_memory_bytes: int | None = None
+    server_memory_peak_bytes: int | None = None
+    raw: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def group(self) -> tuple[str, str, int]:
+        """server, scenario, users: what the report summarises over repetitions."""
+        return (self.server, self.scenario, self.users)
+
+    @model_validator(mode="after")
+    def _ok_cells_are_measured(self) -> Self:
+        if self.ok:
+            missing = [name for name in ("requests", "failures", "rps", "latency_ms") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"an ok cell needs {', '.join(missing)}")
+        return self
+
+
+class FaultCell(Model):
+    """One fault experiment against one server (docs/faults.md)."""
+
+    server: str
+    fault: str
+    repetition: int
+    order: int
+    status: str
+    error: str | None = None
+    started_at: str
+    users: int
+    #: What the runner saw; its keys depend on the fault (docs/results-schema.md).
+    observed: dict[str, Any] | None = None
+    #: [seconds from the fault, successes, failures] per second of Locust's history.
+    timeline: list[list[float]] = Field(default_factory=list)
+    ok_per_s_before: float | None = None
+    ok_per_s_after: float | None = None
+    kept: float | None = None
+    outage_s: int | None = None
+    failures_after: int | None = None
+    back_after_s: float | None = None
+    raw: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def seen(self, key: str) -> Any:
+        """One thing the runner observed, or None."""
+        return (self.observed or {}).get(key)
+
+
+class Results(Model):
+    """A whole run: ``results.json``."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run: Run
+    servers: dict[str, ServerInfo] = Field(default_factory=dict)
+    scenarios: dict[str, ScenarioInfo] = Field(default_factory=dict)
+    cells: list[Cell] = Field(default_factory=list)
+    faults: list[FaultCell] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.run.finished_at is not None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "results.json") -> Results:
+        """Parse and validate; a problem is a :class:`BenchError` naming ``source`` and the field."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise BenchError(
+                f"{source} is not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+            ) from None
+        if not isinstance(data, dict):
+            raise BenchError(f"{source} holds no results object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise BenchError(f"{source} has schema_version {version!r}; this labbench reads version {SCHEMA_VERSION}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise BenchError(f"{source}: {describe(error)}") from None
+
+
+def describe(error: ValidationError, most: int = 5) -> str:
+    """The first few problems, each as ``where: what`` (``cells[3].rps: Input should be a valid number``)."""
+    problems = []
+    for item in error.errors()[:most]:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]).lstrip(".")
+        problems.append(f"{where or 'the file'}: {item['msg']}")
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+# --- files ------------------------------------------------------------------------
+
+
+def load_results(folder: Path) -> Results:
+    """``folder/results.json``, validated whole."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BenchError(
@@ -80,36 +259,12 @@ def load_results(folder: Path) -> dict[str, Any]:
         )
     path = folder / "results.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BenchError(f"{folder} holds no results.json: not a benchmark run") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BenchError(f"cannot read {path}: {error}") from None
-    except json.JSONDecodeError as error:
-        raise BenchError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}") from None
-    if not isinstance(data, dict):
-        raise BenchError(f"{path} holds no results object")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise BenchError(f"{path} has schema_version {version!r}; this labbench reads version {SCHEMA_VERSION}")
-    missing = [key for key in ("run", "servers", "scenarios") if not isinstance(data.get(key), dict)]
-    if not isinstance(data.get("cells"), list):
-        missing.append("cells")
-    if missing:
-        raise BenchError(f"{path} lacks {', '.join(missing)}")
-    plan = data["run"].get("plan")
-    absent = [key for key in PLAN_KEYS if not isinstance(plan, dict) or key not in plan]
-    if absent:
-        raise BenchError(f"{path}: run.plan lacks {', '.join(absent)}")
-    if problems := _plan_problems(plan):
-        raise BenchError(f"{path}: in run.plan, {'; '.join(problems)}")
-    for index, cell in enumerate(data["cells"]):
-        absent = [key for key in CELL_KEYS if not isinstance(cell, dict) or key not in cell]
-        if absent:
-            raise BenchError(f"{path}: cells[{index}] lacks {', '.join(absent)}")
-        if problems := _cell_problems(cell):
-            raise BenchError(f"{path}: in cells[{index}], {'; '.join(problems)}")
-    return data
+    return Results.from_json(text, str(path))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -125,5 +280,5 @@ def write_atomically(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def save(folder: Path, results: dict[str, Any]) -> None:
-    write_atomically(folder / "results.json", json.dumps(results, indent=2) + "\n")
+def save(folder: Path, results: Results) -> None:
+    write_atomically(folder / "results.json", results.to_json())

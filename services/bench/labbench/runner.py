@@ -32,10 +32,11 @@ from typing import Any, ClassVar
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-import matrix
-from labbench import BenchError, faults, locustrun, native, scenarios
-from labbench.locustrun import HOT, Load
+from labbench import BenchError, faults, locustrun, native
+from labbench.locustrun import Load
 from labbench.results import SCHEMA_VERSION, load_results, save
+from labcore import defaults, matrix, protocol
+from labcore.scenarios import SCENARIOS
 
 #: Seconds each cell costs beyond its warm-up and duration (Locust's start and
 #: stop, the usage reads), for the time-left estimate.
@@ -56,8 +57,8 @@ class Plan:
     seed: int
     quick: bool = False
     faults: list[str] = field(default_factory=list)
-    long_ms: int = 35_000
-    soak_s: float = 600.0
+    long_ms: int = defaults.LONG_MS
+    soak_s: float = defaults.SOAK_S
 
     @property
     def settings(self) -> faults.Settings:
@@ -190,7 +191,7 @@ class NativeTargets(Targets):
 
     mode = "native"
     #: What the lab's compose.yaml gives every server besides its command.
-    ENV: ClassVar[dict[str, str]] = {"LAB_FAULT_ENDPOINTS": "1"}
+    ENV: ClassVar[dict[str, str]] = {protocol.FAULT_ENDPOINTS_ENV: "1"}
 
     def __enter__(self) -> NativeTargets:
         self._stack = contextlib.ExitStack()
@@ -296,7 +297,7 @@ def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
     return {
         "mode": targets.mode,
         "limits": limits,
-        "loadgen_bound_at": HOT,
+        "loadgen_bound_at": defaults.LOADGEN_HOT,
         "machine": {
             "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(),
@@ -323,7 +324,7 @@ def metadata(targets: Targets, plan: Plan) -> dict[str, Any]:
 
 
 def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, Any], dict[str, Any]]:
-    known = scenarios.load()
+    known = SCENARIOS
     return (
         {s.name: {"model": s.model, "slots": s.slots, "description": s.description, "docs": s.docs} for s in servers},
         {
@@ -331,7 +332,7 @@ def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, Any], 
                 "user_class": known[name].user_class,
                 "path": known[name].path,
                 "kind": known[name].kind,
-                "work_ms": scenarios.work_ms(known[name], plan.io_ms, plan.cpu_ms),
+                "work_ms": known[name].work_ms(plan.io_ms, plan.cpu_ms),
             }
             for name in plan.scenarios
         },
@@ -367,7 +368,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         return _empty_cell(key, order, "server-unavailable", targets.startup_errors[key.server][-500:])
     if not targets.answers(key.server):
         return _empty_cell(key, order, "server-unavailable", "did not answer /usage before the cell")
-    scenario = scenarios.load()[key.scenario]
+    scenario = SCENARIOS[key.scenario]
     load = Load(
         scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
     )
@@ -388,7 +389,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         "rps": round(m.rps, 3),
         "latency_ms": m.latency_ms,
         "loadgen_cpu": None if m.loadgen_cpu is None else round(m.loadgen_cpu, 3),
-        "loadgen_bound": m.loadgen_cpu is not None and m.loadgen_cpu >= HOT,
+        "loadgen_bound": m.loadgen_cpu is not None and m.loadgen_cpu >= defaults.LOADGEN_HOT,
         "server_cpu_s": (
             round(after["cpu_seconds"] - before["cpu_seconds"], 3)
             if "cpu_seconds" in before and "cpu_seconds" in after

@@ -7,6 +7,12 @@ a server added to compose.yaml appears everywhere at once.
 Compose interpolates ``${VAR:-default}`` in compose.yaml from the caller's
 environment; :func:`interpolate` does the same for the native launcher, so a
 knob such as ``LAB_GUNICORN_SYNC_WORKERS=8`` means the same in both places.
+
+Which compose.yaml: ``LAB_COMPOSE_FILE`` if set, else the one ``docker
+compose`` itself would use, found in the current folder or the nearest
+parent that has one (the lab's images run from the folder that holds it).
+The locustfile starts that search from its own folder instead, so that
+``locust -f .../locustfiles/locustfile.py`` works from anywhere.
 """
 
 from __future__ import annotations
@@ -21,8 +27,6 @@ from pathlib import Path
 
 import yaml
 
-COMPOSE_FILE = Path(os.environ.get("LAB_COMPOSE_FILE", Path(__file__).resolve().parent.parent / "compose.yaml"))
-
 #: The port every server listens on inside its container.
 CONTAINER_PORT = 8000
 
@@ -32,6 +36,25 @@ _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)
 
 class MatrixError(Exception):
     """compose.yaml is missing, unreadable or defines no server."""
+
+
+def compose_file(start: Path | None = None) -> Path:
+    """``LAB_COMPOSE_FILE``, else compose.yaml in ``start`` (default: the
+    current folder) or its nearest parent."""
+    if explicit := os.environ.get("LAB_COMPOSE_FILE"):
+        return Path(explicit)
+    here = Path.cwd() if start is None else start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / "compose.yaml").is_file():
+            return folder / "compose.yaml"
+    raise MatrixError(
+        f"no compose.yaml in {here} or any folder above it: run from the lab's folder, or set LAB_COMPOSE_FILE"
+    )
+
+
+def lab_root() -> Path:
+    """The folder that holds compose.yaml: the lab's checkout (or /lab in its images)."""
+    return compose_file().resolve().parent
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
@@ -116,8 +139,9 @@ def _labels(service: dict) -> dict:
     return labels if isinstance(labels, dict) else {}
 
 
-def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
-    """Every service with label ``lab.role: <role>``, in the file's order."""
+def load(path: Path | None = None, role: str = "server") -> list[Server]:
+    """Every service with label ``lab.role: <role>``, in the file's order (``path``: see :func:`compose_file`)."""
+    path = compose_file() if path is None else path
     try:
         document = yaml.safe_load(Path(path).read_text())
     except OSError as error:
@@ -154,11 +178,11 @@ def load(path: Path = COMPOSE_FILE, role: str = "server") -> list[Server]:
     return servers
 
 
-def names(path: Path = COMPOSE_FILE) -> list[str]:
+def names(path: Path | None = None) -> list[str]:
     return [server.name for server in load(path)]
 
 
-def get(name: str, path: Path = COMPOSE_FILE) -> Server:
+def get(name: str, path: Path | None = None) -> Server:
     for server in load(path):
         if server.name == name:
             return server

@@ -1,0 +1,31 @@
+"""Strings two processes of the lab agree on, written once.
+
+The app serves its instruments on these paths and the runner asks them; the
+locustfile logs these milestones and the runner waits for them in Locust's log.
+"""
+
+from __future__ import annotations
+
+# --- the app's instruments (services/app/flasklab/views.py, faults.py) ---------
+
+#: CPU seconds and memory of the server (its cgroup, or natively its process group).
+USAGE = "/usage"
+#: The detected concurrency model and the server's process census.
+WHOAMI = "/whoami"
+#: The image's installed packages.
+PACKAGES = "/packages"
+#: SIGKILL the worker serving the request (only with LAB_FAULT_ENDPOINTS=1).
+FAULT_CRASH = "/fault/crash"
+#: SIGTERM the server's top process (only with LAB_FAULT_ENDPOINTS=1).
+FAULT_STOP = "/fault/stop"
+#: The environment variable that turns the fault endpoints on.
+FAULT_ENDPOINTS_ENV = "LAB_FAULT_ENDPOINTS"
+
+# --- the locustfile's milestones in Locust's log --------------------------------
+
+#: Logged by the master and each worker as a test starts, with the target URL.
+LOG_STARTED = "Load goes to"
+#: Logged when the warm-up ends and the statistics are reset.
+LOG_RESET = "statistics reset"
+#: Logged by Locust itself when ``--run-time`` is up.
+LOG_STOPPED = "--run-time limit reached"
