@@ -1,18 +1,13 @@
-"""Fixtures shared by the tests: native servers and the real Compose stack.
+"""Fixtures shared by the tests: native servers, the real Compose stack, a browser.
 
-Docker tests use the engine that answers ``docker info``. Without one they
-skip with the reason, unless ``LAB_REQUIRE_DOCKER=1`` (as in CI), where a
-missing engine is a failure: end-to-end tests must never vanish silently.
+Helpers that are not fixtures live in tests/support/. Every test has a kind
+marker (unit, native or docker; see pyproject.toml), so the lanes select
+exactly; a test without one stops the collection.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,10 +15,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from labbench import native
 from labcore import matrix
+from tests.support.docker import Stack, compose, require_docker
 
-ROOT = Path(__file__).resolve().parent.parent
-REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"
-ARTIFACTS = ROOT / "test-artifacts"  # screenshots and measurements for people to look at
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 # Chromium talks to nothing but the page under test.
 CHROMIUM_ARGS = [
@@ -38,63 +31,18 @@ CHROMIUM_ARGS = [
 ]
 
 
-def docker_unavailable() -> str | None:
-    """Why Docker tests cannot run here, or None when they can."""
-    if shutil.which("docker") is None:
-        return "no docker command on PATH"
-    for argv, what in (
-        (["docker", "info"], "no Docker engine answers"),
-        (["docker", "compose", "version"], "no Compose v2 plugin"),
-    ):
-        if subprocess.run(argv, capture_output=True, timeout=30).returncode != 0:
-            return what
-    return None
+KINDS = ("unit", "native", "docker")
 
 
-def require_docker() -> None:
-    reason = docker_unavailable()
-    if reason is None:
-        return
-    if REQUIRE_DOCKER:
-        pytest.fail(f"LAB_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
-    pytest.skip(f"{reason} (set LAB_REQUIRE_DOCKER=1 to make this a failure)")
-
-
-def compose(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``docker compose`` in the repo, failing with its output on error."""
-    result = subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        pytest.fail(f"docker compose {' '.join(args)} exited {result.returncode}:\n{output}")
-    return result
-
-
-@dataclass
-class Stack:
-    """The running lab, as the Docker tests see it."""
-
-    def exec_python(self, script: str, service: str = "locust") -> str:
-        """Run ``script`` inside a container on the lab's network; return its stdout."""
-        result = subprocess.run(
-            ["docker", "compose", "exec", "-T", service, "python", "-"],
-            cwd=ROOT,
-            input=script,
-            capture_output=True,
-            text=True,
-            timeout=300,
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test says what it needs (pyproject.toml's markers), so that the
+    lanes (`-m "not native and not docker"`, `-m docker`) are exact."""
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(kind) for kind in KINDS)]
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests without a kind marker ({', '.join(KINDS)}): {', '.join(unmarked[:10])}"
+            + (f" and {len(unmarked) - 10} more" if len(unmarked) > 10 else "")
         )
-        if result.returncode != 0:
-            pytest.fail(
-                f"script in {service} exited {result.returncode}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-            )
-        return result.stdout
-
-    def container(self, service: str) -> dict:
-        ids = compose("ps", "--quiet", service).stdout.split()
-        assert ids, f"no running container for {service}"
-        return json.loads(
-            subprocess.run(["docker", "inspect", ids[0]], capture_output=True, text=True, check=True).stdout
-        )[0]
 
 
 @pytest.fixture(scope="session")

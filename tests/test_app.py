@@ -14,6 +14,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from flasklab import MAX_MS, create_app, usage, views
+from labcore.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.unit
 
 PERSON = {"name": "John", "age": 30, "city": "New York"}
 MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io"]
@@ -52,6 +55,21 @@ def test_json_and_json_dumps_send_the_same_bytes(client: FlaskClient) -> None:
     assert by_jsonify.json == PERSON
     assert by_jsonify.data == by_dumps.data
     assert by_jsonify.headers["Content-Type"] == by_dumps.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("name", [name for name, scenario in SCENARIOS.items() if not scenario.mix])
+def test_every_scenario_request_gets_an_answer_its_check_accepts(client: FlaskClient, name: str) -> None:
+    # The app and the load generator agree on the paths and the answers
+    # (labcore.scenarios): what Locust sends, the app serves and Locust accepts.
+    scenario = SCENARIOS[name]
+    reply = client.get(scenario.request(io_ms=5, cpu_ms=5))
+    assert reply.status_code == 200
+    body, ms = reply.get_data(as_text=True), scenario.work_ms(io_ms=5, cpu_ms=5)
+    assert scenario.verify(body, ms) is None
+    # ...and the check is no rubber stamp: another body, or another ms, fails it.
+    assert scenario.verify('{"other": 1}', ms) is not None
+    if ms is not None:
+        assert scenario.verify(body, ms + 1) is not None
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.unit
 
 LOCK_FILES = [
     "services/app/requirements.txt",

@@ -2,39 +2,30 @@
 and nothing already on disk touched.
 
 tests/test_bench_run.py covers bad values of the main flags, an unknown
-config option and run folders that are missing or not JSON; this file covers
-the rest: a compose.yaml that is not a usable server matrix, results.json
-files that parse but do not hold what the reports read, runs that cannot be
-resumed, and places that cannot be written.
+config option and run folders that are missing or not JSON (and
+tests/test_bench_cli.py the config file's values); this file covers the
+rest: a compose.yaml that is not a usable server matrix, results.json files
+that parse but do not hold what the reports read, runs that cannot be
+resumed, and places that cannot be written. Nothing here gets as far as
+starting a server.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import bench_fixtures
 import pytest
 
-BASE_ENV = dict(os.environ)
+from tests.support import bench_fixtures
+from tests.support.cli import labbench
 
-
-def labbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labbench", *args],
-        env=BASE_ENV | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
+pytestmark = pytest.mark.unit
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file and folder under ``folder``, hidden ones too, with the sha256 of each file."""
@@ -72,7 +63,9 @@ COMPOSE_FILES = {
 }
 
 
-@pytest.mark.parametrize("args", [["--quick", "--native"], ["--help"]], ids=["run", "help"])
+@pytest.mark.parametrize(
+    "args", [["--quick", "--native"], ["--help"], ["run", "--help"]], ids=["run", "help", "run-help"]
+)
 @pytest.mark.parametrize("name", list(COMPOSE_FILES))
 def test_a_compose_file_that_is_no_server_matrix_is_named(tmp_path: Path, name: str, args: list[str]) -> None:
     text, message = COMPOSE_FILES[name]
@@ -122,21 +115,25 @@ def ok_index(data: dict[str, Any]) -> int:
     return next(i for i, c in enumerate(data["cells"]) if c["status"] == "ok")
 
 
-# Each breaks what a reader relies on; each used to end in a traceback.
+# Each breaks what a reader relies on; each used to end in a traceback. The
+# message is labbench.results': where in the file, then what is wrong there.
 BROKEN = {
-    "rps-a-string": (lambda d: cell(ok_index(d), rps="fast")(d), r"cells\[\d+\], rps is not a number"),
-    "users-a-string": (lambda d: cell(0, users="many")(d), r"cells\[0\], users is not a whole number"),
-    "users-true": (lambda d: cell(0, users=True)(d), r"cells\[0\], users is not a whole number"),
-    "status-null": (lambda d: cell(0, status=None)(d), r"cells\[0\], status is not a string"),
-    "latency-a-list": (lambda d: cell(ok_index(d), latency_ms=[1, 2])(d), r"latency_ms is not an object"),
+    "rps-a-string": (lambda d: cell(ok_index(d), rps="fast")(d), r"cells\[\d+\]\.rps: Input should be a valid number"),
+    "users-a-string": (lambda d: cell(0, users="many")(d), r"cells\[0\]\.users: Input should be a valid integer"),
+    "users-true": (lambda d: cell(0, users=True)(d), r"cells\[0\]\.users: Input should be a valid integer"),
+    "status-null": (lambda d: cell(0, status=None)(d), r"cells\[0\]\.status: Input should be a valid string"),
+    "latency-a-list": (
+        lambda d: cell(ok_index(d), latency_ms=[1, 2])(d),
+        r"cells\[\d+\]\.latency_ms: Input should be a valid dictionary",
+    ),
     "latency-p95-missing": (
         lambda d: cell(ok_index(d), latency_ms={"mean": 1, "p50": 1, "p99": 1, "max": 1})(d),
-        r"latency_ms lacks a number or null for p95",
+        r"cells\[\d+\]\.latency_ms\.p95: Field required",
     ),
-    "ok-cell-without-rps": (lambda d: cell(ok_index(d), rps=None)(d), r"rps is missing from an ok cell"),
-    "plan-servers-a-string": (plan(servers="gunicorn-sync"), r"run\.plan, servers is not a list of strings"),
-    "plan-users-strings": (plan(users=["8"]), r"run\.plan, users is not a list of whole numbers"),
-    "plan-seed-a-float": (plan(seed=1.5), r"run\.plan, seed is not a whole number"),
+    "ok-cell-without-rps": (lambda d: cell(ok_index(d), rps=None)(d), r"cells\[\d+\]: .*an ok cell needs rps"),
+    "plan-servers-a-string": (plan(servers="gunicorn-sync"), r"run\.plan\.servers: Input should be a valid list"),
+    "plan-users-strings": (plan(users=["8"]), r"run\.plan\.users\[0\]: Input should be a valid integer"),
+    "plan-seed-a-float": (plan(seed=1.5), r"run\.plan\.seed: Input should be a valid integer"),
 }
 
 
@@ -200,8 +197,10 @@ def test_resume_refuses_other_options_instead_of_ignoring_them(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"flavour": "vanilla"}, r"unknown flavour"),
-        ({"io_ms": None}, r"no io_ms"),
+        # Every reader refuses a key it does not know, naming it.
+        ({"flavour": "vanilla"}, r"{run}/results\.json: run\.plan\.flavour: Extra inputs are not permitted"),
+        # Readers default the work per request; a run carried on must not.
+        ({"io_ms": None}, r"{run}: its run\.plan does not fit this labbench \(no io_ms\)"),
     ],
     ids=["unknown-key", "missing-key"],
 )
@@ -215,7 +214,7 @@ def test_resume_refuses_a_plan_this_labbench_cannot_carry_on(
     run = bench_fixtures.write_run(tmp_path / "run", data)
     before = snapshot(tmp_path)
     result = labbench("--resume", str(run))
-    assert_refused(result, re.escape(str(run)) + r": its run\.plan does not fit this labbench \(" + message)
+    assert_refused(result, message.replace("{run}", re.escape(str(run))))
     assert snapshot(tmp_path) == before
 
 

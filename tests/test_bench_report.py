@@ -7,19 +7,24 @@ network and for one <svg> per chart.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
+import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import bench_fixtures
 import pytest
-from mdtables import md_tables
 
 from labbench import BenchError
 from labbench.compare import compare
 from labbench.report import DASH, render
 from labbench.stats import TIMES
+from tests.support import bench_fixtures
+from tests.support.mdtables import md_tables
+
+pytestmark = pytest.mark.unit
 
 GROUPS = [
     (server, scenario, users)
@@ -28,6 +33,7 @@ GROUPS = [
     for users in bench_fixtures.USERS
 ]
 # Resources a browser would fetch by itself; a link a reader may click is fine.
+ROOT = Path(__file__).resolve().parent.parent
 FETCHED = re.compile(
     r"<(?:script|img|iframe|source|embed|video|audio)\b[^>]*\bsrc=|<link\b|@import|url\(\s*['\"]?https?:"
 )
@@ -140,9 +146,10 @@ def test_a_baseline_scenario_and_a_window_without_requests(tmp_path: Path) -> No
 def test_methodology_comes_from_the_run(tmp_path: Path) -> None:
     data = bench_fixtures.results()
     data["run"]["plan"] |= {"seed": 987654, "warmup_s": 7.5, "duration_s": 45.0, "locust_processes": 1}
-    data["run"]["limits"] = {"cpus": "1.5", "memory": "768m"}
+    data["run"]["limits"] = {"cpus": "1.5", "memory_bytes": 768 * 2**20, "note": "pinned by hand"}
     html, markdown = rendered(tmp_path, data)
-    for fragment in ("seed 987654", "7.5 s warm-up", "45 s measured", "1 Locust process;", "cpus 1.5, memory 768m"):
+    limits = "under limits that DIFFER (cpus 1.5, memory bytes 805306368, note pinned by hand)"
+    for fragment in ("seed 987654", "7.5 s warm-up", "45 s measured", "1 Locust process;", limits):
         assert fragment in markdown
         assert fragment in html
 
@@ -232,6 +239,58 @@ def test_metadata_has_both_environments_versions(report: tuple[str, str]) -> Non
     assert "<td>gunicorn</td><td>—</td><td>23.0.0</td>" in details
 
 
+# --- the templates ---------------------------------------------------------------------------
+
+#: A server name that would run in a browser if the page did not escape it.
+EVIL = "<script>alert('x')</script>"
+
+
+def _renamed(data: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """``data`` with server ``old`` called ``new`` everywhere results.json names it."""
+    data["servers"] = {new if name == old else name: spec for name, spec in data["servers"].items()}
+    data["run"]["plan"]["servers"] = [new if name == old else name for name in data["run"]["plan"]["servers"]]
+    for cell in data["cells"]:
+        if cell["server"] == old:
+            cell["server"] = new
+    return data
+
+
+def test_html_escapes_every_name_from_results_json(tmp_path: Path) -> None:
+    data = _renamed(bench_fixtures.results(), "flask-dev", EVIL)
+    data["servers"][EVIL]["description"] = "threads & <b>bold</b> claims"
+    data["servers"][EVIL]["docs"] = 'https://example.com/?a=1&b="2"'
+    html, markdown = rendered(tmp_path, data)
+    assert EVIL in markdown, "the name is in the data the page is rendered from"
+    assert "<script" not in html
+    assert "<b>bold" not in html
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    # Its rows in both scenario tables, the methodology's servers, the warnings.
+    assert html.count(f"</span>{escaped}<") >= 2 * len(bench_fixtures.USERS) + 1
+    assert "threads &amp; &lt;b&gt;bold&lt;/b&gt; claims" in html
+    assert '<a href="https://example.com/?a=1&amp;b=&#34;2&#34;">docs</a>' in html
+
+
+def test_html_inlines_its_stylesheet(report: tuple[str, str]) -> None:
+    css = resources.files("labbench.report").joinpath("templates", "report.css").read_text()
+    styles = re.findall(r"<style>(.*?)</style>", report[0], flags=re.S)
+    assert len(styles) == 1
+    assert styles[0].strip() == css.strip()
+    assert ".badge.lg {" in styles[0], "the stylesheet is the report's"
+    assert "<link" not in report[0]
+    assert "<script" not in report[0]
+
+
+def test_the_templates_ship_as_package_data() -> None:
+    """Every file in labbench/report/templates matches the package-data patterns pyproject.toml declares."""
+    pyproject = tomllib.loads((ROOT / "services" / "bench" / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["labbench.report"]
+    templates = resources.files("labbench.report").joinpath("templates")
+    names = sorted(entry.name for entry in templates.iterdir() if entry.is_file())
+    assert {"report.html", "report.css"} <= set(names)
+    for name in names:
+        assert any(fnmatch.fnmatch(f"templates/{name}", pattern) for pattern in patterns), f"{name} is not shipped"
+
+
 # --- writing ------------------------------------------------------------------------------
 
 
@@ -249,8 +308,11 @@ def test_render_writes_atomically_and_the_same_bytes_each_time(tmp_path: Path) -
         (None, "holds no results.json"),
         ("{", "not valid JSON"),
         (json.dumps({**bench_fixtures.results(), "schema_version": 2}), "has schema_version 2"),
-        (json.dumps({"schema_version": 1}), "lacks run, servers, scenarios, cells"),
-        (json.dumps({**bench_fixtures.results(), "cells": [{"server": "flask-dev"}]}), r"cells\[0\] lacks scenario"),
+        (json.dumps({"schema_version": 1}), r"results\.json: run: Field required"),
+        (
+            json.dumps({**bench_fixtures.results(), "cells": [{"server": "flask-dev"}]}),
+            r"cells\[0\]\.scenario: Field required",
+        ),
     ],
     ids=["no-results", "corrupt-json", "schema-2", "no-content", "bad-cell"],
 )

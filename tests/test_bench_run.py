@@ -1,10 +1,12 @@
 """The benchmark runner end to end: real servers, real Locust, real reports.
 
 Native runs need no Docker; the Compose run needs an engine (see conftest).
+The option table and the config file are tests/test_bench_cli.py's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,32 +14,26 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import compose
 
+from labbench import native
+from labbench.results import Results
+from labbench.targets import NativeTargets
 from labcore import matrix
-
-ENV = dict(os.environ)
-
-
-def labbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labbench", *args], env=ENV, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def only_run(output: Path) -> Path:
-    runs = [p for p in output.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
+from tests.support.cli import labbench, only_run
+from tests.support.docker import compose
 
 
 def check_report(folder: Path, servers: list[str], scenarios: list[str], users: list[int], repetitions: int) -> None:
     """results.json holds every requested cell exactly once, all verified, and
     both reports exist and name every server."""
-    results = json.loads((folder / "results.json").read_text())
+    text = (folder / "results.json").read_text()
+    Results.from_json(text)  # what every reader accepts, whole
+    results = json.loads(text)
     keys = [(c["server"], c["scenario"], c["users"], c["repetition"]) for c in results["cells"]]
     wanted = {(s, sc, u, r) for s in servers for sc in scenarios for u in users for r in range(1, repetitions + 1)}
     assert sorted(keys) == sorted(wanted), "every cell exactly once"
@@ -53,18 +49,21 @@ def check_report(folder: Path, servers: list[str], scenarios: list[str], users: 
         assert server in html and server in markdown
 
 
+@pytest.mark.native
 def test_quick_native_run_writes_a_complete_report(tmp_path: Path) -> None:
+    # No subcommand: a bare `labbench --quick` is `labbench run --quick`.
     result = labbench("--quick", "--native", "--output", str(tmp_path), "--seed", "7")
     assert result.returncode == 0, result.stderr[-3000:]
     check_report(only_run(tmp_path), matrix.names(), ["hello", "io"], [16], 1)
 
 
+@pytest.mark.native
 def test_interrupted_run_resumes_to_every_cell_exactly_once(tmp_path: Path) -> None:
     servers, scenarios = ["gunicorn-sync", "gevent-pywsgi"], ["hello"]
     argv = [sys.executable, "-m", "labbench", "--native", "--output", str(tmp_path)]
     argv += ["--servers", ",".join(servers), "--scenarios", ",".join(scenarios)]
     argv += ["--users", "4", "--duration", "2", "--warmup", "0", "--repetitions", "2"]
-    runner = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt once two of the four cells are on disk, as Ctrl-C would.
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -81,7 +80,7 @@ def test_interrupted_run_resumes_to_every_cell_exactly_once(tmp_path: Path) -> N
     assert 2 <= len(interrupted["cells"]) < 4
     assert interrupted["run"]["finished_at"] is None
 
-    resumed = labbench("--resume", str(folder))
+    resumed = labbench("run", "--resume", str(folder))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     check_report(folder, servers, scenarios, [4], 2)
     # The finished cells were kept, not run again.
@@ -89,6 +88,7 @@ def test_interrupted_run_resumes_to_every_cell_exactly_once(tmp_path: Path) -> N
     assert final["cells"][:2] == interrupted["cells"][:2]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -101,13 +101,15 @@ def test_interrupted_run_resumes_to_every_cell_exactly_once(tmp_path: Path) -> N
         (["--bogus"], r"unrecognized arguments: --bogus"),
     ],
 )
-def test_bad_flags_name_the_flag(args: list[str], message: str) -> None:
-    result = labbench(*args, timeout=60)
+@pytest.mark.parametrize("command", [[], ["run"]], ids=["bare", "run"])
+def test_bad_flags_name_the_flag(args: list[str], message: str, command: list[str]) -> None:
+    result = labbench(*command, *args, timeout=60)
     assert result.returncode == 2
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.unit
 def test_bad_config_file_is_named(tmp_path: Path) -> None:
     config = tmp_path / "bench.yaml"
     config.write_text("users: [8, 32]\nflavour: vanilla\n")
@@ -116,6 +118,7 @@ def test_bad_config_file_is_named(tmp_path: Path) -> None:
     assert "unknown option 'flavour'" in result.stderr
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("command", ["report", "--resume", "compare"])
 def test_missing_or_corrupt_run_folders_are_clear_errors(tmp_path: Path, command: str) -> None:
     def run_on(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -156,14 +159,41 @@ def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatc
     assert images["app"] != images["bench"]
 
 
-def test_config_file_sets_options_and_flags_win(tmp_path: Path) -> None:
-    from labbench import cli
+# --- native mode's CPUs -----------------------------------------------------------------------
 
-    config = tmp_path / "bench.yaml"
-    config.write_text("servers: [gunicorn-sync]\nusers: [8, 32]\nduration: 7\nnative: true\noutput: out\n")
-    parser = cli.run_parser()
-    given = cli.options(parser.parse_args(["--config", str(config), "--duration", "9"]), parser)
-    plan = cli.plan_from(given)
-    assert (plan.servers, plan.users, plan.duration_s) == (["gunicorn-sync"], [8, 32], 9)
-    assert (plan.scenarios, plan.repetitions) == (cli.FULL["scenarios"], cli.FULL["repetitions"])
-    assert given["native"] is True and given["output"] == Path("out")
+
+@contextmanager
+def pretend_serve(server: matrix.Server, **kwargs: object) -> Iterator[str]:
+    """native.serve without a process: these tests are about this process's CPUs."""
+    yield f"http://127.0.0.1:1/{server.name}"
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="native mode pins nothing on one CPU")
+@pytest.mark.parametrize("ending", ["normally", "with an exception"])
+def test_native_mode_gives_the_cpus_back(monkeypatch: pytest.MonkeyPatch, ending: str) -> None:
+    monkeypatch.setattr(native, "serve", pretend_serve)
+    before = os.sched_getaffinity(0)
+    servers = [matrix.get("gunicorn-sync"), matrix.get("flask-dev")]
+    expected = pytest.raises(KeyboardInterrupt) if ending != "normally" else contextlib.nullcontext()
+    with expected, NativeTargets(servers) as targets:
+        assert targets.server_cpus == {min(before)}
+        assert os.sched_getaffinity(0) == before - {min(before)}, "Locust keeps off the servers' CPU"
+        if ending != "normally":
+            raise KeyboardInterrupt  # as Ctrl-C in the middle of a run
+    assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="native mode pins nothing on one CPU")
+def test_native_mode_that_fails_to_start_leaves_the_cpus_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    @contextmanager
+    def failing(server: matrix.Server, **kwargs: object) -> Iterator[str]:
+        raise native.ServerFailed(f"{server.name} did not answer")
+        yield ""
+
+    monkeypatch.setattr(native, "serve", failing)
+    before = os.sched_getaffinity(0)
+    with pytest.raises(native.ServerFailed), NativeTargets([matrix.get("gunicorn-sync")]):
+        pass
+    assert os.sched_getaffinity(0) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import bench_fixtures
 import pytest
 
 from labbench import BenchError
@@ -15,6 +14,7 @@ from labbench.stats import (
     TIMES,
     Row,
     Spread,
+    Winner,
     coefficient_of_variation,
     effective_concurrency,
     efficiency,
@@ -24,10 +24,17 @@ from labbench.stats import (
     summarize,
     winners,
 )
+from tests.support import bench_fixtures
+
+pytestmark = pytest.mark.unit
 
 
 def _rows(results: dict[str, Any]) -> dict[tuple[str, str, int], Row]:
-    return {row.key: row for row in summarize(results)}
+    return {row.key: row for row in summarize(bench_fixtures.typed(results))}
+
+
+def _winners(results: dict[str, Any]) -> list[Winner]:
+    return winners(summarize(bench_fixtures.typed(results)))
 
 
 def _only_cells(results: dict[str, Any], keep: Any) -> dict[str, Any]:
@@ -116,7 +123,7 @@ def test_efficiency() -> None:
 
 
 def test_one_row_per_planned_group_in_plan_order() -> None:
-    rows = summarize(bench_fixtures.results())
+    rows = summarize(bench_fixtures.typed())
     expected = [
         (server, scenario, users)
         for scenario in bench_fixtures.SCENARIOS
@@ -258,7 +265,7 @@ def test_a_cell_outside_the_plan_still_gets_a_row() -> None:
     results = bench_fixtures.results()
     extra = next(cell for cell in results["cells"] if cell["status"] == "ok") | {"users": 64}
     results["cells"].append(extra)
-    rows = summarize(results)
+    rows = summarize(bench_fixtures.typed(results))
     assert rows[-1].key == (extra["server"], extra["scenario"], 64)
 
 
@@ -266,7 +273,7 @@ def test_a_cell_outside_the_plan_still_gets_a_row() -> None:
 
 
 def test_winner_per_scenario_and_users() -> None:
-    found = {(w.scenario, w.users): w for w in winners(summarize(bench_fixtures.results()))}
+    found = {(w.scenario, w.users): w for w in _winners(bench_fixtures.results())}
     assert set(found) == {(s, u) for s in bench_fixtures.SCENARIOS for u in bench_fixtures.USERS}
     io32 = found[("io", 32)]
     assert (io32.row.server, io32.runner_up and io32.runner_up.server) == ("gunicorn-gevent", "flask-dev")
@@ -280,7 +287,7 @@ def test_a_winner_within_the_runner_ups_range_is_not_clear() -> None:
     for cell in results["cells"]:
         if (cell["server"], cell["scenario"], cell["users"], cell["repetition"]) == ("flask-dev", "io", 8, 2):
             cell["rps"] = 100.0  # above the winner's slowest repetition
-    winner = next(w for w in winners(summarize(results)) if (w.scenario, w.users) == ("io", 8))
+    winner = next(w for w in _winners(results) if (w.scenario, w.users) == ("io", 8))
     assert winner.row.server == "gunicorn-gevent"
     assert not winner.clear
 
@@ -290,20 +297,20 @@ def test_many_failures_cannot_win() -> None:
     for cell in results["cells"]:
         if (cell["server"], cell["scenario"], cell["users"]) == ("gunicorn-gevent", "io", 32) and cell["requests"]:
             cell["failures"] = math.ceil(cell["requests"] * (MAX_WINNER_FAILURE_PCT + 0.5) / 100)
-    winner = next(w for w in winners(summarize(results)) if (w.scenario, w.users) == ("io", 32))
+    winner = next(w for w in _winners(results) if (w.scenario, w.users) == ("io", 32))
     assert winner.row.server == "flask-dev"
 
 
 def test_no_winner_where_nothing_was_measured() -> None:
     results = _only_cells(bench_fixtures.results(), lambda cell: cell["scenario"] != "cpu")
-    assert {w.scenario for w in winners(summarize(results))} == {"io"}
+    assert {w.scenario for w in _winners(results)} == {"io"}
 
 
 def test_a_lone_measured_group_wins_without_a_margin() -> None:
     results = _only_cells(
         bench_fixtures.results(), lambda cell: cell["server"] == "flask-dev" or cell["scenario"] == "io"
     )
-    winner = next(w for w in winners(summarize(results)) if (w.scenario, w.users) == ("cpu", 8))
+    winner = next(w for w in _winners(results) if (w.scenario, w.users) == ("cpu", 8))
     assert winner.row.server == "flask-dev"
     assert winner.runner_up is None
     assert winner.margin is None
@@ -315,7 +322,7 @@ def test_ties_go_to_the_server_listed_first() -> None:
     for cell in results["cells"]:
         if cell["scenario"] == "io" and cell["users"] == 8 and cell["status"] == "ok":
             cell["rps"] = 50.0
-    winner = next(w for w in winners(summarize(results)) if (w.scenario, w.users) == ("io", 8))
+    winner = next(w for w in _winners(results) if (w.scenario, w.users) == ("io", 8))
     assert winner.row.server == "gunicorn-sync"
     assert winner.margin == 1
     assert not winner.clear

@@ -41,13 +41,15 @@ from typing import IO, Any
 
 import flask.cli
 import pytest
-from burst import burst
-from conftest import ARTIFACTS
 from werkzeug.serving import make_server
 
 from flasklab import create_app, views
 from labbench import native
 from labcore import matrix
+from tests.support import ARTIFACTS
+from tests.support.burst import burst
+
+pytestmark = pytest.mark.native
 
 MS = 500  # a short sleep, where the alternative is many rounds away
 ROUND_MS = 1000  # a longer one, where both bounds are a round or two apart

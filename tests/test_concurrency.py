@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from burst import burst
-from conftest import ARTIFACTS
 
 from labbench import native
 from labcore import matrix
+from tests.support import ARTIFACTS
+from tests.support.burst import burst
+
+pytestmark = pytest.mark.native
 
 SERVERS = matrix.load()
 N = 8  # concurrent requests per burst

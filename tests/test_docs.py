@@ -29,14 +29,16 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
-import bench_fixtures
 import pytest
 import yaml
-from mdtables import md_tables
 
-from labbench.cli import FULL
+from labbench.options import FULL
 from labbench.report import render
 from labcore import matrix
+from tests.support import bench_fixtures
+from tests.support.mdtables import md_tables
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -212,13 +214,13 @@ def test_the_example_is_a_locust_target(example: Example, compose_copy: Path) ->
 PLAN = """
 import json, sys
 from labcore import matrix
-from labbench import cli, runner
+from labbench import cli, metadata, options
 
 name = sys.argv[1]
-parser = cli.run_parser()
-chosen = cli.plan_from(cli.options(parser.parse_args(["--servers", name]), parser))
-default = cli.plan_from(cli.options(parser.parse_args([]), parser))
-servers, _ = runner.describe(default, [matrix.get(server) for server in default.servers])
+chosen = options.plan_from(cli.settings(["--servers", name]))
+default = options.plan_from(cli.settings([]))
+servers, _ = metadata.describe(default, [matrix.get(server) for server in default.servers])
+servers = {server: info.to_dict() for server, info in servers.items()}
 print(json.dumps({"chosen": chosen.servers, "default": default.servers, "servers": servers}))
 """
 

@@ -20,12 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import compose
-from mdtables import md_tables
-from test_bench_run import ENV, labbench, only_run
 
-from labbench import cli, faultreport, faults, native
+from labbench import cli, faults, faulttimeline, native, options
+from labbench.appclient import AppClient, Outcome
+from labbench.report.html import render_html
+from labbench.report.markdown import fault_sections
+from labbench.report.tables import FAULT_COLUMNS
+from labbench.results import Results
+from labbench.stats import summarize
 from labcore import matrix
+from tests.support.cli import labbench, only_run
+from tests.support.docker import compose
+from tests.support.mdtables import md_tables
 
 KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2"}
 LONG_MS = "4000"  # twice the timeouts above
@@ -38,6 +44,7 @@ FIRST = [name for name in faults.ALL if name != "recycle"]
 # --- on fixed inputs ------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_timeline_counts_each_second_relative_to_the_fault(tmp_path: Path) -> None:
     history = tmp_path / "history.csv"
     rows = [(100, 0, 0), (101, 50, 0), (102, 100, 0), (103, 120, 15), (104, 165, 60)]
@@ -46,14 +53,15 @@ def test_timeline_counts_each_second_relative_to_the_fault(tmp_path: Path) -> No
         + "".join(f"{t},8,,Aggregated,0,{r},{f}\n" for t, r, f in rows)
         + "100,8,GET,/io,0,0,0\n"
     )
-    points = faults.timeline(history, fault_at=102.5)
+    points = faulttimeline.timeline(history, fault_at=102.5)
     # Locust counts a failed request among its requests too; the per-endpoint row is ignored.
     assert points == [[-1.5, 50, 0], [-0.5, 50, 0], [0.5, 5, 15], [1.5, 0, 45]]
 
 
+@pytest.mark.unit
 def test_summary_compares_the_seconds_after_with_those_before() -> None:
     points = [[-3.0, 99, 0], [-2.0, 100, 0], [-1.0, 100, 0], [0.0, 100, 0], [1.0, 0, 40], [2.0, 5, 3], [3.0, 50, 0]]
-    result = faults.summary(points)
+    result = faulttimeline.summary(points)
     assert result["ok_per_s_before"] == 100  # (-3, 0]: the first second of load is left out
     assert result["ok_per_s_after"] == pytest.approx(27.5)  # from the second second on
     assert result["kept"] == pytest.approx(0.275)
@@ -65,7 +73,7 @@ class Scripted(faults.Watch):
     """A watch whose censuses come from a script; the cell ends when it runs out."""
 
     def __init__(self, censuses: list[dict[str, Any] | None], per_request: bool = False) -> None:
-        super().__init__("http://server", 1000, per_request=per_request)
+        super().__init__(AppClient("http://server"), 1000, per_request=per_request)
         self.script = censuses
 
     def census(self) -> dict[str, Any] | None:
@@ -78,6 +86,7 @@ class Scripted(faults.Watch):
 BEFORE = {"pid": 1, "started": 10.0, "workers": [2, 3]}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("script", "per_request", "outcome"),
     [
@@ -97,24 +106,79 @@ def test_follow_names_what_happened_to_the_server(
     assert (seen["whole_again_s"] is None) == (outcome == "down")
 
 
+class Unanswering:
+    """A server that gives every request the same answer and has no census:
+    enough to run each injection's own code without a real server."""
+
+    url = "http://server"
+    address = ("server.invalid", 80)
+
+    def __init__(self, answer: str) -> None:
+        self.answer, self.asked = answer, []
+
+    def request(self, path: str, method: str = "GET", timeout: float | None = None) -> Outcome:
+        self.asked.append((method, path))
+        return Outcome(self.answer, 0.5)
+
+    def census(self) -> None:
+        return None
+
+    def usage(self) -> None:
+        return None
+
+    def crash(self) -> str:
+        self.asked.append(("POST", "crash"))
+        return "RemoteDisconnected"
+
+    def stop(self) -> str:
+        self.asked.append(("POST", "stop"))
+        return "202"
+
+
+@pytest.mark.unit
+def test_the_injections_report_what_they_saw_without_a_real_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults, "POLL_S", 0.001)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+
+    def watch(app: Unanswering) -> faults.Watch:
+        watched = faults.Watch(app, 4000)
+        watched.ending.set()  # the cell is over: nothing to wait for
+        return watched
+
+    app = Unanswering("500")
+    assert faults.timeout(watch(app)) == {
+        "long_ms": 4000, "result": "500", "seconds": 0.5,
+        "answered_again_s": None, "whole_again_s": None, "workers_before": 0, "outcome": "down",
+    }  # fmt: skip
+    assert app.asked == [("GET", "/io?ms=4000")]
+    assert faults.crash(watch(app))["answer"] == "RemoteDisconnected"
+    stopped = faults.stop(watch(Unanswering("RemoteDisconnected")))
+    assert stopped["signal"] == "/fault/stop" and stopped["answer"] == "202"
+    assert stopped["completed"] == 0 and stopped["probe_results"] == ["RemoteDisconnected"] * faults.PROBES
+    assert faults.soak(watch(app)) == {"memory": []}
+    assert faults.recycle(watch(app)) == {"workers": 0, "recycled": 0}
+
+
+@pytest.mark.unit
 def test_every_fault_has_its_report_columns() -> None:
-    assert set(faultreport.COLUMNS) == set(faults.FAULTS)
+    assert set(FAULT_COLUMNS) == set(faults.FAULTS)
 
 
+@pytest.mark.unit
 def test_fault_flags() -> None:
-    parser = cli.run_parser()
-    given = cli.options(parser.parse_args(["--faults", "all"]), parser)
-    plan = cli.plan_from(given)
-    assert plan.faults == faults.ALL and "soak" not in plan.faults
-    assert plan.scenarios == [] and plan.repetitions == 1, "a fault run measures nothing else unless asked"
-    assert cli.plan_from(cli.options(parser.parse_args(["--faults", "all,soak,crash"]), parser)).faults == [
-        *faults.ALL,
-        "soak",
-    ]
-    mixed = cli.plan_from(cli.options(parser.parse_args(["--faults", "crash", "--scenarios", "hello"]), parser))
+    def plan(*argv: str) -> Any:
+        return options.plan_from(cli.settings(list(argv)))
+
+    every = plan("--faults", "all")
+    assert every.faults == faults.ALL and "soak" not in every.faults
+    assert every.scenarios == [] and every.repetitions == 1, "a fault run measures nothing else unless asked"
+    assert plan("--faults", "all,soak,crash").faults == [*faults.ALL, "soak"]
+    mixed = plan("--faults", "crash", "--scenarios", "hello")
     assert mixed.scenarios == ["hello"] and mixed.faults == ["crash"]
+    assert plan("--faults", "crash", "--repetitions", "2").repetitions == 2, "unless asked"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("argv", "named"),
     [(["--faults", "explode"], "--faults"), (["--long-ms", "500"], "--long-ms"), (["--soak-s", "x"], "--soak-s")],
@@ -129,8 +193,9 @@ def test_bad_fault_flags_are_named(argv: list[str], named: str, tmp_path: Path) 
 # --- against real servers ---------------------------------------------------------
 
 
-def fault_run(output: Path, servers: str, *flags: str) -> dict[str, Any]:
-    result = labbench("--native", "--servers", servers, "--output", str(output), *flags, timeout=1200)
+def fault_run(output: Path, servers: str, *flags: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A native fault run with ``env`` (the servers' knobs) in the runner's environment."""
+    result = labbench("--native", "--servers", servers, "--output", str(output), *flags, env=env, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     folder = only_run(output)
     results = json.loads((folder / "results.json").read_text())
@@ -141,26 +206,14 @@ def fault_run(output: Path, servers: str, *flags: str) -> dict[str, Any]:
     return results
 
 
-def with_env(knobs: dict[str, str], run: Any) -> Any:
-    """``run()`` with ``knobs`` in the environment the runner gets."""
-    old = {key: ENV.get(key) for key in knobs}
-    ENV.update(knobs)
-    try:
-        return run()
-    finally:
-        for key, value in old.items():
-            ENV.pop(key) if value is None else ENV.update({key: value})
-
-
 @pytest.fixture(scope="module")
 def native_faults(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
     """Every fault against gunicorn's sync workers and the threaded dev server."""
     servers = "gunicorn-sync,flask-dev"
-    first = with_env(
-        KNOBS,
-        lambda: fault_run(tmp_path_factory.mktemp("f"), servers, "--faults", ",".join(FIRST), "--long-ms", LONG_MS),
+    first = fault_run(
+        tmp_path_factory.mktemp("f"), servers, "--faults", ",".join(FIRST), "--long-ms", LONG_MS, env=KNOBS
     )
-    recycling = with_env(RECYCLING, lambda: fault_run(tmp_path_factory.mktemp("r"), servers, "--faults", "recycle"))
+    recycling = fault_run(tmp_path_factory.mktemp("r"), servers, "--faults", "recycle", env=RECYCLING)
     found = first["faults"] + recycling["faults"]
     cells = {(cell["server"], cell["fault"]): cell for cell in found}
     assert len(cells) == len(found) == 2 * len(faults.ALL), "every experiment exactly once"
@@ -172,6 +225,7 @@ def observed(cell: dict[str, Any]) -> dict[str, Any]:
     return cell["observed"]
 
 
+@pytest.mark.native
 def test_crash_gunicorn_respawns_the_worker_the_dev_server_stays_down(native_faults) -> None:
     gunicorn = observed(native_faults["gunicorn-sync", "crash"])
     assert gunicorn["outcome"] == "respawned", gunicorn
@@ -182,6 +236,7 @@ def test_crash_gunicorn_respawns_the_worker_the_dev_server_stays_down(native_fau
     assert dev["back_after_s"] is not None, "the runner starts it again for the next cell"
 
 
+@pytest.mark.native
 def test_stop_gunicorn_finishes_in_flight_requests_the_dev_server_drops_them(native_faults) -> None:
     gunicorn = observed(native_faults["gunicorn-sync", "stop"])
     assert gunicorn["completed"] == gunicorn["in_flight"] == faults.PROBES, gunicorn
@@ -190,6 +245,7 @@ def test_stop_gunicorn_finishes_in_flight_requests_the_dev_server_drops_them(nat
     assert dev["completed"] == 0, dev
 
 
+@pytest.mark.native
 def test_slow_clients_starve_sync_workers_but_not_a_thread_per_request(native_faults) -> None:
     gunicorn = native_faults["gunicorn-sync", "slow-clients"]
     dev = native_faults["flask-dev", "slow-clients"]
@@ -200,6 +256,7 @@ def test_slow_clients_starve_sync_workers_but_not_a_thread_per_request(native_fa
     assert dev["kept"] > 0.5, dev
 
 
+@pytest.mark.native
 def test_timeout_kills_gunicorns_sync_worker_but_not_the_dev_servers_request(native_faults) -> None:
     gunicorn = observed(native_faults["gunicorn-sync", "timeout"])
     assert gunicorn["result"] != "200" and gunicorn["seconds"] < int(LONG_MS) / 1000, gunicorn
@@ -208,6 +265,7 @@ def test_timeout_kills_gunicorns_sync_worker_but_not_the_dev_servers_request(nat
     assert dev["result"] == "200" and dev["seconds"] >= int(LONG_MS) / 1000, dev
 
 
+@pytest.mark.native
 def test_recycle_replaces_gunicorn_workers_and_does_not_apply_to_the_dev_server(native_faults) -> None:
     gunicorn = native_faults["gunicorn-sync", "recycle"]
     assert observed(gunicorn)["recycled"] >= 1, gunicorn
@@ -264,6 +322,7 @@ def test_faults_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: 
 SOAK_GROWTH_BOUND = 32 * 2**20
 
 
+@pytest.mark.native
 def test_short_soak_has_no_errors_and_no_memory_growth(tmp_path: Path) -> None:
     results = fault_run(tmp_path, "gunicorn-gthread,gevent-pywsgi", "--faults", "soak", "--soak-s", "60")
     assert len(results["faults"]) == 2
@@ -274,24 +333,34 @@ def test_short_soak_has_no_errors_and_no_memory_growth(tmp_path: Path) -> None:
         assert seen["memory_growth_bytes"] < SOAK_GROWTH_BOUND, seen
 
 
+@pytest.mark.unit
 def test_report_sections_render_from_fixed_cells() -> None:
-    results: dict[str, Any] = {
-        "run": {"plan": {"servers": ["a", "b"], "faults": ["crash"]}},
+    cell = {"fault": "crash", "repetition": 1, "users": faults.USERS, "started_at": "2026-11-22T01:00:00Z"}
+    results = Results.model_validate({
+        "run": {
+            "id": "r", "started_at": "2026-11-22T01:00:00Z", "mode": "native",
+            "plan": {
+                "servers": ["a", "b"], "scenarios": [], "users": [], "duration_s": 0.0, "warmup_s": 0.0,
+                "repetitions": 1, "locust_processes": 1, "seed": 1, "faults": ["crash"],
+            },
+        },
         "faults": [
-            {"server": "b", "fault": "crash", "repetition": 1, "status": "server-unavailable", "error": "no answer"},
-            {
-                "server": "a", "fault": "crash", "repetition": 1, "status": "ok", "error": None,
+            cell | {"server": "b", "order": 1, "status": "server-unavailable", "error": "no answer", "raw": "raw/b"},
+            cell | {
+                "server": "a", "order": 2, "status": "ok", "error": None, "raw": "raw/a",
                 "observed": {"outcome": "respawned", "answered_again_s": 0.3, "whole_again_s": 1.2},
                 "timeline": [[-1.0, 10, 0], [0.0, 10, 0], [1.0, 5, 2], [2.0, 10, 0]],
                 "ok_per_s_before": 10.0, "kept": 1.0, "outage_s": 0, "failures_after": 2,
             },
         ],
-    }  # fmt: skip
-    markdown = "\n".join(faultreport.markdown(results))
+    })  # fmt: skip
+    markdown = "\n".join(fault_sections(results))
     assert "| a | respawned by its master | 0.3 s | 1.2 s | 0 s | 2 | 100% |" in markdown
     assert "| b | server-unavailable: no answer |" in markdown
-    html = faultreport.html(results, {"a": "#000000", "b": "#111111"})
-    assert html.count("<svg") == 1 and "server-unavailable: no answer" in html
+    page = render_html(results, summarize(results))
+    sections = re.findall(r'<section id="fault-[^"]*">.*?</section>', page, flags=re.S)
+    assert len(sections) == 1
+    assert sections[0].count("<svg") == 1 and "server-unavailable: no answer" in sections[0]
 
 
 # --- docs/faults.md ------------------------------------------------------------------
@@ -301,6 +370,7 @@ FAULTS_MD = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
 SHOWN_RUNS = sorted(FAULTS_MD.parent.glob("images/*-faults-*.json"))
 
 
+@pytest.mark.unit
 def test_faults_md_shows_every_experiment_from_a_committed_run() -> None:
     shown = {cell["fault"] for run in SHOWN_RUNS for cell in json.loads(run.read_text())["faults"]}
     assert shown == set(faults.FAULTS), "every experiment has results in the docs"
@@ -312,10 +382,11 @@ def shown_in(run: Path) -> str:
     return "".join(part for part in parts if run.name in part)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("run", SHOWN_RUNS, ids=lambda path: path.name)
 def test_faults_md_tables_are_the_report_s(run: Path) -> None:
     """The tables are labbench's own rendering of the committed run, not typed in."""
-    rendered = md_tables("\n".join(faultreport.markdown(json.loads(run.read_text()))))
+    rendered = md_tables("\n".join(fault_sections(Results.from_json(run.read_text(), run.name))))
     assert rendered, "the run has fault tables"
     shown = md_tables(shown_in(run))
     for heading, rows in rendered.items():
@@ -327,9 +398,10 @@ def test_faults_md_tables_are_the_report_s(run: Path) -> None:
 
 def _long_request(url: str, seconds: float) -> float:
     """How long a request of ``seconds`` lasted, answered or cut off (the timeout experiment's probe)."""
-    return faults._probe(f"{url}/io?ms={int(seconds * 1000)}", seconds + 20)["seconds"]
+    return faults.probe(AppClient(url), int(seconds * 1000))["seconds"]
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("name", ["uwsgi-threads", "uwsgi-gevent"])
 def test_harakiri_cuts_off_a_lone_request_but_not_one_among_others(name: str) -> None:
     with native.serve(matrix.get(name), env={"LAB_UWSGI_HARAKIRI": "2"}) as url:

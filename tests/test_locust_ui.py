@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ARTIFACTS
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from labcore import matrix
+from tests.support import ARTIFACTS
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
 LOCUST_URL = "http://127.0.0.1:8089"
 SCREENSHOT = ARTIFACTS / "locust-ui.png"  # the running test

@@ -25,6 +25,8 @@ import pytest
 from labbench import native
 from labcore import matrix
 
+pytestmark = pytest.mark.native
+
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "locustfile.py"
 
 # User class -> the stats names its requests appear under, with default ms.

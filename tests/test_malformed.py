@@ -70,7 +70,12 @@ class Target:
 TARGETS = [(mode, server) for mode in ("native", "docker") for server in SERVERS]
 
 
-@pytest.fixture(scope="module", params=TARGETS, ids=[f"{mode}-{server.name}" for mode, server in TARGETS])
+@pytest.fixture(
+    scope="module",
+    # Each parameter carries its kind (native or docker), so the lanes select exactly.
+    params=[pytest.param(target, marks=getattr(pytest.mark, target[0])) for target in TARGETS],
+    ids=[f"{mode}-{server.name}" for mode, server in TARGETS],
+)
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     mode, server = request.param
     if mode == "docker":
@@ -432,6 +437,7 @@ TIMEOUT_ENDS_STALL = {
 }
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("name", list(TIMEOUT_ENDS_STALL))
 def test_a_worker_timeout_ends_a_stalled_request(name: str) -> None:
     knob, outcome = TIMEOUT_ENDS_STALL[name]

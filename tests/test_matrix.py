@@ -11,6 +11,8 @@ import yaml
 
 from labcore import matrix
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVERS = matrix.load()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import bench_fixtures
-from conftest import ARTIFACTS
+import pytest
 from playwright.sync_api import Page
 
 from labbench.report import render
+from tests.support import ARTIFACTS, bench_fixtures
+
+pytestmark = [pytest.mark.unit, pytest.mark.browser]
 
 SCREENSHOT = ARTIFACTS / "report.png"
 

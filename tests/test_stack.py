@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Stack, compose
 
 from labcore import matrix
+from tests.support.docker import Stack, compose
 
 pytestmark = pytest.mark.docker
 

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, compose, require_docker
 
 from labbench import native
+from tests.support import ROOT
+from tests.support.docker import compose, require_docker
 
 USER, PASSWORD = "lab", "correct horse battery staple"
 LOCUSTFILE = ROOT / "locustfiles" / "locustfile.py"
@@ -136,10 +137,12 @@ def guarded_ui(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.mark.native
 def test_the_login_guards_every_page_and_lets_the_user_in(guarded_ui: str) -> None:
     check_login(probe(guarded_ui, [sys.executable]))
 
 
+@pytest.mark.native
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -164,6 +167,7 @@ def test_an_unsafe_or_unusable_setting_stops_the_master(tmp_path: Path, env: dic
     assert "Traceback" not in output
 
 
+@pytest.mark.native
 def test_a_loopback_address_needs_no_login(tmp_path: Path) -> None:
     log = tmp_path / "locust.log"
     process = start_locust(locust_env(LAB_LOCUST_BIND_ADDRESS="::1"), port := native.free_port(), log)

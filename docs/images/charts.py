@@ -6,8 +6,8 @@
 Each chart is exactly what ``report.html`` shows for that run (labbench.report
 draws it; this script only writes each one to its own SVG file), so the
 images in the docs carry no number typed in by hand. Same data, same
-matplotlib: byte-identical files. Needs the bench requirements (the test
-virtualenv has them).
+matplotlib: byte-identical files. Needs labbench installed (the test
+virtualenv has it).
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-# Run as a plain script from anywhere: labbench and matrix live outside site-packages.
-sys.path[:0] = [str(ROOT / "services" / "bench"), str(ROOT / "locustfiles")]
-
-from labbench import faultreport  # noqa: E402
-from labbench.report import ChartData, charts, first_seen, server_colours  # noqa: E402
-from labbench.results import load_results  # noqa: E402
-from labbench.stats import summarize  # noqa: E402
+from labbench.report.charts import chart_data, charts
+from labbench.report.faultcharts import memory_chart, timeline_chart
+from labbench.report.format import first_seen, run_colours
+from labbench.report.tables import fault_cells, faults_present
+from labbench.results import Results, load_results
+from labbench.stats import summarize
 
 HERE = Path(__file__).resolve().parent
 #: The run docs/results.md shows: a byte-for-byte copy of its results.json
@@ -38,7 +35,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def load(source: Path) -> tuple[str, dict]:
+def load(source: Path) -> tuple[str, Results]:
     """The run's id and results, from a run folder or a results.json file, checked as the report checks them."""
     if source.is_dir():
         results = load_results(source)
@@ -46,36 +43,29 @@ def load(source: Path) -> tuple[str, dict]:
         with tempfile.TemporaryDirectory() as folder:
             shutil.copyfile(source, Path(folder) / "results.json")
             results = load_results(Path(folder))
-    return results["run"]["id"], results
+    return results.run.id, results
 
 
-def render(results: dict, output: Path, prefix: str = "results") -> list[Path]:
+def render(results: Results, output: Path, prefix: str = "results") -> list[Path]:
     """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``, and
     of every fault experiment, as ``<prefix>-fault-<name>.svg``; the paths written."""
     rows = summarize(results)
     # The colours report.html gives each server.
-    colours = server_colours(first_seen([*(row.server for row in rows), *results["run"]["plan"]["servers"]]))
+    colours = run_colours(rows, results.run.plan.servers)
     written = []
     for scenario in first_seen(row.scenario for row in rows):
         # The same ChartData that report.html's section for this scenario draws from.
-        mine = [row for row in rows if row.scenario == scenario]
-        data = ChartData(
-            scenario,
-            first_seen(row.server for row in mine),
-            sorted({row.users for row in mine}),
-            {(row.server, row.users): row for row in mine},
-            colours,
-        )
-        kind = results["scenarios"].get(scenario, {}).get("kind", "baseline")
-        for chart in charts(data, kind):
+        data = chart_data(scenario, rows, colours)
+        spec = results.scenarios.get(scenario)
+        for chart in charts(data, spec.kind if spec else "baseline"):
             path = output / f"{prefix}-{scenario}-{_slug(chart.title)}.svg"
             path.write_text(chart.svg + "\n", encoding="utf-8")
             written.append(path)
-    for fault in faultreport.present(results):
-        cells = faultreport.cells(results, fault)
-        drawn = {"": faultreport.chart(fault, cells, colours)}
+    for fault in faults_present(results):
+        cells = fault_cells(results, fault)
+        drawn = {"": timeline_chart(fault, cells, colours)}
         if fault == "soak":
-            drawn["-memory"] = faultreport.memory_chart(cells, colours)
+            drawn["-memory"] = memory_chart(cells, colours)
         for suffix, svg in drawn.items():
             path = output / f"{prefix}-fault-{fault}{suffix}.svg"
             path.write_text(svg + "\n", encoding="utf-8")

@@ -24,17 +24,18 @@ from typing import NoReturn
 from flask import Blueprint, Response, jsonify
 
 from flasklab import runtime
+from labcore import protocol
 
-bp = Blueprint("faults", __name__, url_prefix="/fault")
+bp = Blueprint("faults", __name__)
 
 
-@bp.post("/crash")
+@bp.post(protocol.FAULT_CRASH)
 def crash() -> NoReturn:
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("SIGKILL cannot be caught")
 
 
-@bp.post("/stop")
+@bp.post(protocol.FAULT_STOP)
 def stop() -> tuple[Response, int]:
     root = runtime.server_root()
     # The server decides what a graceful stop means: that is the experiment.

@@ -30,6 +30,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from flasklab import runtime, usage
 from flasklab.errors import BadParameter
+from labcore import protocol
 from labcore.scenarios import PERSON
 
 bp = Blueprint("lab", __name__)
@@ -168,18 +169,18 @@ async def async_io() -> Response:
     return jsonify(slept_ms=ms)
 
 
-@bp.get("/whoami")
+@bp.get(protocol.WHOAMI)
 def whoami() -> Response:
     return jsonify(runtime.describe(request.environ))
 
 
-@bp.get("/packages")
+@bp.get(protocol.PACKAGES)
 def packages() -> Response:
     """The installed distributions and their versions: the image's ``pip freeze``."""
     found = {dist.metadata["Name"]: dist.version for dist in importlib.metadata.distributions()}
     return jsonify(dict(sorted(found.items(), key=lambda item: item[0].lower())))
 
 
-@bp.get("/usage")
+@bp.get(protocol.USAGE)
 def usage_view() -> Response:
     return jsonify(usage.usage(current_app.config["USAGE_SOURCE"]))

@@ -1,10 +1,13 @@
 """labbench: the lab's scripted, headless comparison of servers × scenarios.
 
-    python -m labbench --quick                 run a small matrix, write a report
-    python -m labbench compare RUN_A RUN_B     put two runs side by side
-    python -m labbench report RUN              render a run's report again
+    labbench run [options]           run a matrix of servers × scenarios, write its report
+    labbench [options]               the same: without a command, labbench runs the matrix
+    labbench compare RUN_A RUN_B     put two runs side by side
+    labbench report RUN              render a run's report again
 
-A run's folder and its results.json are described in docs/results-schema.md.
+(``python -m labbench …`` is the same command.) ``labbench run --help`` lists
+the options, with their defaults; docs/benchmarks.md describes them. A run's
+folder and its results.json are described in docs/results-schema.md.
 """
 
 

@@ -7,21 +7,29 @@ Only reads: neither run folder is written to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labbench.report import fmt, load_results
+from labbench.report.format import fmt
+from labbench.results import Run, load_results
 from labbench.stats import TIMES, Row, summarize
 
+
+def _limits(run: Run) -> dict[str, Any] | None:
+    """The limits as results.json records them (a dict, so a difference reads as the file does)."""
+    return run.limits.model_dump(mode="json", exclude_unset=True) if run.limits else None
+
+
 # What makes two runs' numbers comparable; a difference is listed above the table.
-SETTINGS = [
-    ("mode", lambda run: run.get("mode")),
-    ("limits", lambda run: run.get("limits")),
-    ("measured seconds", lambda run: run["plan"]["duration_s"]),
-    ("warm-up seconds", lambda run: run["plan"]["warmup_s"]),
-    ("Locust processes", lambda run: run["plan"]["locust_processes"]),
-    ("CPU", lambda run: (run.get("machine") or {}).get("cpu_model")),
-    ("CPU count", lambda run: (run.get("machine") or {}).get("cpu_count")),
+SETTINGS: list[tuple[str, Callable[[Run], Any]]] = [
+    ("mode", lambda run: run.mode),
+    ("limits", _limits),
+    ("measured seconds", lambda run: run.plan.duration_s),
+    ("warm-up seconds", lambda run: run.plan.warmup_s),
+    ("Locust processes", lambda run: run.plan.locust_processes),
+    ("CPU", lambda run: run.machine.cpu_model if run.machine else None),
+    ("CPU count", lambda run: run.machine.cpu_count if run.machine else None),
 ]
 Key = tuple[str, str, int]  # server, scenario, users
 COLUMNS = ["Server", "Scenario", "Users", "req/s A", "req/s B", "Δ req/s", "p95 ms A", "p95 ms B", "Δ p95", "Flags"]
@@ -62,7 +70,7 @@ def _line(key: Key, a: Row | None, b: Row | None) -> list[str]:
     ]
 
 
-def _differences(run_a: dict[str, Any], run_b: dict[str, Any]) -> list[str]:
+def _differences(run_a: Run, run_b: Run) -> list[str]:
     return [f"- {name}: A {read(run_a)}, B {read(run_b)}" for name, read in SETTINGS if read(run_a) != read(run_b)]
 
 
@@ -81,11 +89,11 @@ def compare(a: Path, b: Path) -> str:
     rows_b = {row.key: row for row in summarize(results_b)}
     keys = _ordered(list(rows_a), list(rows_b))
     lines = [
-        f"- **A**: {a} (run {results_a['run'].get('id')}, started {results_a['run'].get('started_at')})",
-        f"- **B**: {b} (run {results_b['run'].get('id')}, started {results_b['run'].get('started_at')})",
+        f"- **A**: {a} (run {results_a.run.id}, started {results_a.run.started_at})",
+        f"- **B**: {b} (run {results_b.run.id}, started {results_b.run.started_at})",
         "",
     ]
-    differences = _differences(results_a["run"], results_b["run"])
+    differences = _differences(results_a.run, results_b.run)
     if differences:
         lines += ["The runs were not set up alike, so some changes may come from the setup:", "", *differences, ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")

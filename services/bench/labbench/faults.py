@@ -12,26 +12,25 @@ The faults reach a server the same way natively and in containers: through
 the app's ``/fault/*`` endpoints (the runner has no Docker socket) and plain
 sockets. Every experiment is bounded: fixed users, a fixed length, and
 sockets with timeouts.
+
+The reports read this module too (the experiments' titles, questions and
+lengths), so it imports nothing that talks to a server: the runner hands
+each experiment a :class:`Server`, in practice a
+:class:`labbench.appclient.AppClient`.
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
 import socket
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from labbench import locustrun
 from labcore import defaults
+from labcore.scenarios import SCENARIOS
 
 #: Seconds of load before the fault: the "before" the rest is compared with.
 LEAD_S = 4.0
@@ -55,11 +54,33 @@ class Settings:
     soak_s: float = defaults.SOAK_S  # --soak-s: the soak's length
 
 
+class Answer(Protocol):
+    """What one request got: its HTTP status or the error's name, and how long it took."""
+
+    @property
+    def result(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+
+
+class Server(Protocol):
+    """What an experiment asks of the server under test: its instruments
+    (None when it does not answer), its fault endpoints, and plain requests."""
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+    def census(self) -> dict[str, Any] | None: ...
+    def usage(self) -> dict[str, Any] | None: ...
+    def crash(self) -> str: ...
+    def stop(self) -> str: ...
+    def request(self, path: str, method: str = "GET", timeout: float | None = None) -> Answer: ...
+
+
 @dataclass
 class Watch:
     """What an injection needs: the server, the clock and when to stop."""
 
-    url: str
+    app: Server
     long_ms: int
     # How to send the server SIGTERM: directly where the runner can (native
     # mode), else through /fault/stop, which waits its turn like any request.
@@ -71,32 +92,15 @@ class Watch:
 
     @property
     def address(self) -> tuple[str, int]:
-        parts = urllib.parse.urlsplit(self.url)
-        return parts.hostname or "127.0.0.1", parts.port or 80
+        return self.app.address
 
     def census(self) -> dict[str, Any] | None:
-        reply = locustrun.get_json(f"{self.url}/whoami")
-        return reply.get("server") if isinstance(reply, dict) else None
+        """The server's census (pid, start, workers), or None if it does not answer."""
+        return self.app.census()
 
     def mark(self) -> float:
         self.at = time.time()
         return time.monotonic()
-
-    def post(self, path: str) -> str:
-        """POST without a body; what came back, or why nothing did."""
-        request = urllib.request.Request(f"{self.url}{path}", method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as reply:
-                return str(reply.status)
-        except urllib.error.HTTPError as error:
-            return str(error.code)
-        except (OSError, ValueError) as error:
-            return _error_kind(error)
-
-
-def _error_kind(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    return type(reason if isinstance(reason, BaseException) else error).__name__
 
 
 # --- the experiments ------------------------------------------------------------
@@ -144,21 +148,15 @@ def crash(watch: Watch) -> dict[str, Any]:
     until it is whole again or the cell ends."""
     before = watch.census() or {}
     start = watch.mark()
-    answer = watch.post("/fault/crash")
+    answer = watch.app.crash()
     return {"answer": answer} | follow(watch, before, start, until_whole=True)
 
 
-def _probe(url: str, timeout: float) -> dict[str, Any]:
-    start = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as reply:
-            reply.read()
-            result = str(reply.status)
-    except urllib.error.HTTPError as error:
-        result = str(error.code)
-    except (OSError, ValueError) as error:
-        result = _error_kind(error)
-    return {"result": result, "seconds": round(time.monotonic() - start, 2)}
+def probe(app: Server, ms: int) -> dict[str, Any]:
+    """One ``/io`` request of ``ms``: its status or error, and how long it lasted."""
+    # A workload request, not an instrument: patient enough to outlast any server timeout.
+    outcome = app.request(SCENARIOS["io"].request(io_ms=ms), timeout=ms / 1000 + 20)
+    return {"result": outcome.result, "seconds": outcome.seconds}
 
 
 def _in_threads(calls: list[Callable[[], dict[str, Any]]]) -> Callable[[], list[dict[str, Any]]]:
@@ -191,11 +189,10 @@ def _accepting(address: tuple[str, int]) -> bool:
 def stop(watch: Watch) -> dict[str, Any]:
     """SIGTERM the server while PROBES requests of PROBE_MS are in flight:
     how many finish, and when it stops taking new connections."""
-    url = f"{watch.url}/io?ms={PROBE_MS}"
-    join = _in_threads([lambda: _probe(url, PROBE_MS / 1000 + 20)] * PROBES)
+    join = _in_threads([lambda: probe(watch.app, PROBE_MS)] * PROBES)
     time.sleep(0.5)  # long enough to be in flight, well short of done
     start = watch.mark()
-    answer = watch.terminate() if watch.terminate else watch.post("/fault/stop")
+    answer = watch.terminate() if watch.terminate else watch.app.stop()
     delivered = round(time.monotonic() - start, 2)
     refused_after = None
     while time.monotonic() - start < 15:
@@ -204,7 +201,7 @@ def stop(watch: Watch) -> dict[str, Any]:
             break
         time.sleep(0.05)
     probes = join()
-    completed = sum(probe["result"] == "200" for probe in probes)
+    completed = sum(answer["result"] == "200" for answer in probes)
     return {
         "answer": answer,
         "signal": "direct" if watch.terminate else "/fault/stop",
@@ -212,7 +209,7 @@ def stop(watch: Watch) -> dict[str, Any]:
         "in_flight": PROBES,
         "completed": completed,
         "dropped": PROBES - completed,
-        "probe_results": sorted(probe["result"] for probe in probes),
+        "probe_results": sorted(answer["result"] for answer in probes),
         "refusing_after_s": refused_after,
     }
 
@@ -248,13 +245,12 @@ def timeout(watch: Watch) -> dict[str, Any]:
     and whether the worker that served it survived."""
     before = watch.census() or {}
     start = watch.mark()
-    url = f"{watch.url}/io?ms={watch.long_ms}"
-    join = _in_threads([lambda: _probe(url, watch.long_ms / 1000 + 20)])
+    join = _in_threads([lambda: probe(watch.app, watch.long_ms)])
     # A master replaces a killed worker a moment after the client hears of it:
     # watch until the cell ends, not just until the answer.
     seen = follow(watch, before, start, until_whole=False)
-    probe = join()[0]
-    return {"long_ms": watch.long_ms, "result": probe["result"], "seconds": probe["seconds"]} | seen
+    request = join()[0]
+    return {"long_ms": watch.long_ms, "result": request["result"], "seconds": request["seconds"]} | seen
 
 
 def recycle(watch: Watch) -> dict[str, Any]:
@@ -278,7 +274,7 @@ def soak(watch: Watch) -> dict[str, Any]:
     start = watch.mark()
     samples: list[list[float]] = []
     while True:
-        usage = locustrun.usage(watch.url) or {}
+        usage = watch.app.usage() or {}
         if usage.get("memory_bytes") is not None:
             samples.append([round(time.monotonic() - start, 1), usage["memory_bytes"]])
         if watch.ending.wait(SOAK_POLL_S):
@@ -371,47 +367,3 @@ ALL = [name for name in FAULTS if name != "soak"]
 def seconds(fault: Fault, settings: Settings) -> float:
     """The length of a fault cell's load."""
     return LEAD_S + fault.after_s(settings)
-
-
-# --- the timeline -----------------------------------------------------------------
-
-
-def timeline(history_csv: Path, fault_at: float | None) -> list[list[float]]:
-    """[seconds from the fault, successes, failures] for each second of
-    Locust's history (its rows are cumulative, a second apart)."""
-    rows: list[tuple[int, int, int]] = []
-    try:
-        with history_csv.open(newline="") as file:
-            for row in csv.DictReader(file):
-                if row.get("Name") == "Aggregated":
-                    rows.append(
-                        (int(row["Timestamp"]), int(row["Total Request Count"]), int(row["Total Failure Count"]))
-                    )
-    except (OSError, ValueError, KeyError):
-        return []
-    origin = fault_at if fault_at is not None else (rows[0][0] if rows else 0)
-    points = []
-    for (_, requests0, failures0), (stamp, requests1, failures1) in itertools.pairwise(rows):
-        failed = failures1 - failures0
-        points.append([round(stamp - origin, 1), requests1 - requests0 - failed, failed])
-    return points
-
-
-#: A second with fewer successes than this share of the usual is a second without service.
-OUTAGE = 0.1
-
-
-def summary(points: list[list[float]]) -> dict[str, Any]:
-    """Successes per second before the fault and after it (its first second
-    left out), the share kept, the seconds without service, and the failures."""
-    before = [ok for at, ok, _ in points if -LEAD_S + 1 < at <= 0]
-    after = [ok for at, ok, _ in points if at > 1]
-    rps_before = statistics.mean(before) if before else None
-    rps_after = statistics.mean(after) if after else None
-    return {
-        "ok_per_s_before": rps_before,
-        "ok_per_s_after": rps_after,
-        "kept": rps_after / rps_before if rps_before and rps_after is not None else None,
-        "outage_s": sum(1 for at, ok, _ in points if at > 0 and ok < OUTAGE * rps_before) if rps_before else None,
-        "failures_after": sum(failed for at, _, failed in points if at > 0),
-    }

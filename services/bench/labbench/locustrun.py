@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any, TextIO
 
 import psutil
 
+from labbench.appclient import AppClient
+from labbench.results import Latency
 from labcore import matrix, protocol
 
 # Milestones in Locust's log: the locustfile's at test start (master and each
@@ -62,20 +63,6 @@ def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     return [*argv, load.user_class]
 
 
-def get_json(url: str) -> Any:
-    """The JSON at ``url``, or None if nothing sensible answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return json.loads(reply.read())
-    except (OSError, ValueError):
-        return None
-
-
-def usage(url: str) -> dict[str, Any] | None:
-    """The server's /usage, or None if it does not answer."""
-    return get_json(f"{url}/usage")
-
-
 def _tree_cpu_seconds(process: psutil.Process) -> float:
     total = 0.0
     for proc in [process, *process.children(recursive=True)]:
@@ -97,7 +84,7 @@ class Measurement:
     failures: int
     rps: float
     duration_s: float
-    latency_ms: dict[str, float | None]
+    latency_ms: Latency
     loadgen_cpu: float
     usage_before: dict[str, Any] | None
     usage_after: dict[str, Any] | None
@@ -121,7 +108,7 @@ def percentile(histogram: dict[int, int], count: int, fraction: float) -> float 
     return float(min(histogram))
 
 
-def final_stats(json_file: Path) -> tuple[int, int, dict[str, float | None]]:
+def final_stats(json_file: Path) -> tuple[int, int, Latency]:
     """Requests, failures and latencies over every endpoint, from the stats
     Locust writes when it stops. (Its _stats.csv is rewritten once a second
     and can miss the last second of a run.)"""
@@ -134,11 +121,13 @@ def final_stats(json_file: Path) -> tuple[int, int, dict[str, float | None]]:
     for entry in entries:
         for rounded, times in entry["response_times"].items():
             histogram[int(rounded)] = histogram.get(int(rounded), 0) + times
-    latency = {
-        "mean": sum(entry["total_response_time"] for entry in entries) / requests if requests else None,
-        **{f"p{p}": percentile(histogram, requests, p / 100) for p in (50, 95, 99)},
-        "max": max((entry["max_response_time"] for entry in entries), default=None),
-    }
+    latency = Latency(
+        mean=sum(entry["total_response_time"] for entry in entries) / requests if requests else None,
+        p50=percentile(histogram, requests, 0.50),
+        p95=percentile(histogram, requests, 0.95),
+        p99=percentile(histogram, requests, 0.99),
+        max=max((entry["max_response_time"] for entry in entries), default=None),
+    )
     return requests, sum(entry["num_failures"] for entry in entries), latency
 
 
@@ -171,13 +160,13 @@ class _Usage(threading.Thread):
     """Reads /usage without holding up the clock: under load the request may
     queue behind the test's own for a while."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, client: AppClient) -> None:
         super().__init__(daemon=True)
-        self.url, self.result = url, None
+        self.client, self.result = client, None
         self.start()
 
     def run(self) -> None:
-        self.result = usage(self.url)
+        self.result = self.client.usage()
 
     def value(self) -> dict[str, Any] | None:
         self.join(60)
@@ -195,6 +184,7 @@ def measure(
     its warm-up and its stop; ``on_tick(seconds)`` is called about twice a
     second for progress displays, ``on_window()`` once as the window opens."""
     log_path = csv_prefix.with_name(csv_prefix.name + "_locust.log")
+    server = AppClient(url)
     with log_path.open("w") as log_file:
         process = psutil.Popen(
             command(load, url, csv_prefix), stdout=log_file, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
@@ -219,13 +209,13 @@ def measure(
         if load.warmup_s > 0 and not log.wait_for(RESET, load.warmup_s + 30, tick):
             raise fail("Locust never ended its warm-up")
         window_start, started_at = time.monotonic(), time.time()
-        cpu_before, usage_before = _tree_cpu_seconds(process), _Usage(url)
+        cpu_before, usage_before = _tree_cpu_seconds(process), _Usage(server)
         if on_window:
             on_window()
         if not log.wait_for(STOPPED, load.duration_s + 30, tick):
             raise fail("Locust did not stop at the end of its run time")
         window = time.monotonic() - window_start
-        cpu_after, usage_after = _tree_cpu_seconds(process), _Usage(url)
+        cpu_after, usage_after = _tree_cpu_seconds(process), _Usage(server)
         try:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:

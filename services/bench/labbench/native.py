@@ -17,13 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from labbench.appclient import AppClient
 from labcore import matrix
 
 
@@ -49,14 +48,6 @@ def _environment(server: matrix.Server, upstream_url: str | None, extra: dict[st
     if upstream_url:
         env["LAB_UPSTREAM_URL"] = upstream_url
     return env
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/", timeout=2) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _stop(process: subprocess.Popen, grace: float) -> None:
@@ -107,7 +98,7 @@ def serve(
         )
         try:
             deadline = time.monotonic() + startup_timeout
-            while not _answers(url):
+            while not AppClient(url).alive():
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer"

@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from labcore import defaults
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labbench import BenchError
+from labcore import defaults
 
 SCHEMA_VERSION = 1
 LATENCIES = ("mean", "p50", "p95", "p99", "max")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labbench import BenchError
+from labbench.results import Cell, Latency, Results
 
 MIB = 1024 * 1024
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -147,41 +148,55 @@ class Row:
         return self.ideal * self.work_ms / 1000
 
 
-def _median_of(cells: Sequence[dict[str, Any]], read: Callable[[dict[str, Any]], float | None]) -> float | None:
+def _median_of(cells: Sequence[Cell], read: Callable[[Cell], float | None]) -> float | None:
     values = [value for value in map(read, cells) if value is not None]
     return statistics.median(values) if values else None
 
 
-def _cell_concurrency(cell: dict[str, Any]) -> float | None:
+def _latency(cell: Cell) -> Latency:
+    """An ok cell's latencies (results.Cell makes sure an ok cell has them)."""
+    if cell.latency_ms is None:
+        raise ValueError(f"cell {cell.order} has no latency_ms")
+    return cell.latency_ms
+
+
+def _number(value: float | None) -> float:
+    """A measurement every ok cell has (results.Cell makes sure of it)."""
+    if value is None:
+        raise ValueError("an ok cell lacks a measurement")
+    return value
+
+
+def _cell_concurrency(cell: Cell) -> float | None:
     # Locust reports no mean (null) for a window without a single request.
-    mean = cell["latency_ms"]["mean"]
-    return None if mean is None else effective_concurrency(cell["rps"], mean)
+    mean = _latency(cell).mean
+    return None if mean is None else effective_concurrency(_number(cell.rps), mean)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _measure(cells: Sequence[dict[str, Any]], ideal: float | None) -> dict[str, Any]:
+def _measure(cells: Sequence[Cell], ideal: float | None) -> dict[str, Any]:
     """The derived columns of a group's ``ok`` cells (at least one)."""
-    rps_values = [cell["rps"] for cell in cells]
+    rps_values = [_number(cell.rps) for cell in cells]
     rps = spread(rps_values)
-    requests = sum(cell["requests"] for cell in cells)
-    failures = sum(cell["failures"] for cell in cells)
+    requests = sum(_number(cell.requests) for cell in cells)
+    failures = sum(_number(cell.failures) for cell in cells)
     # Pooled over the repetitions that measured CPU: a ratio of sums weights
     # each request equally, which a median of per-cell ratios would not.
-    with_cpu = [cell for cell in cells if cell.get("server_cpu_s")]
-    peaks = [cell["server_memory_peak_bytes"] for cell in cells if cell.get("server_memory_peak_bytes") is not None]
+    with_cpu = [cell for cell in cells if cell.server_cpu_s]
+    peaks = [cell.server_memory_peak_bytes for cell in cells if cell.server_memory_peak_bytes is not None]
     return {
         "rps": rps,
         "rps_cv": coefficient_of_variation(rps_values),
-        "p50": _median_of(cells, lambda cell: cell["latency_ms"]["p50"]),
-        "p95": _median_of(cells, lambda cell: cell["latency_ms"]["p95"]),
-        "p99": _median_of(cells, lambda cell: cell["latency_ms"]["p99"]),
-        "max_ms": _median_of(cells, lambda cell: cell["latency_ms"]["max"]),
+        "p50": _median_of(cells, lambda cell: _latency(cell).p50),
+        "p95": _median_of(cells, lambda cell: _latency(cell).p95),
+        "p99": _median_of(cells, lambda cell: _latency(cell).p99),
+        "max_ms": _median_of(cells, lambda cell: _latency(cell).max),
         "failure_pct": None if not requests else 100 * failures / requests,
         "req_per_cpu_s": _ratio(
-            sum(cell["requests"] for cell in with_cpu), sum(cell["server_cpu_s"] for cell in with_cpu)
+            sum(_number(cell.requests) for cell in with_cpu), sum(_number(cell.server_cpu_s) for cell in with_cpu)
         ),
         "memory_mib": max(peaks) / MIB if peaks else None,
         "effective_concurrency": _median_of(cells, _cell_concurrency),
@@ -190,39 +205,36 @@ def _measure(cells: Sequence[dict[str, Any]], ideal: float | None) -> dict[str, 
     }
 
 
-def _group_keys(results: dict[str, Any]) -> list[tuple[str, str, int]]:
+def _group_keys(results: Results) -> list[tuple[str, str, int]]:
     """Every group planned or measured: in the plan's order, then any the plan did not name."""
-    plan = results["run"]["plan"]
-    keys = [
-        (server, scenario, users)
-        for scenario in plan["scenarios"]
-        for server in plan["servers"]
-        for users in plan["users"]
-    ]
+    plan = results.run.plan
+    keys = [(server, scenario, users) for scenario in plan.scenarios for server in plan.servers for users in plan.users]
     seen = set(keys)
-    for cell in results["cells"]:
-        key = (cell["server"], cell["scenario"], cell["users"])
+    for cell in results.cells:
+        key = cell.group
         if key not in seen:
             seen.add(key)
             keys.append(key)
     return keys
 
 
-def summarize(results: dict[str, Any]) -> list[Row]:
+def summarize(results: Results) -> list[Row]:
     """One :class:`Row` per server x scenario x users of a run, planned or measured."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
-    for cell in results["cells"]:
-        groups.setdefault((cell["server"], cell["scenario"], cell["users"]), []).append(cell)
-    cpus = parse_cpus((results["run"].get("limits") or {}).get("cpus"))
-    planned = results["run"]["plan"]["repetitions"]
+    groups: dict[tuple[str, str, int], list[Cell]] = {}
+    for cell in results.cells:
+        groups.setdefault(cell.group, []).append(cell)
+    limits = results.run.limits
+    cpus = parse_cpus(limits.cpus if limits else None)
+    planned = results.run.plan.repetitions
     rows = []
     for server, scenario, users in _group_keys(results):
         cells = groups.get((server, scenario, users), [])
-        ok = [cell for cell in cells if cell["status"] == "ok"]
-        failed = [cell for cell in cells if cell["status"] != "ok"]
-        spec = results["scenarios"].get(scenario, {})
-        kind, work_ms = spec.get("kind", "baseline"), spec.get("work_ms")
-        slots = results["servers"].get(server, {}).get("slots")
+        ok = [cell for cell in cells if cell.ok]
+        failed = [cell for cell in cells if not cell.ok]
+        spec = results.scenarios.get(scenario)
+        kind, work_ms = (spec.kind, spec.work_ms) if spec else ("baseline", None)
+        info = results.servers.get(server)
+        slots = info.slots if info else None
         ideal = ideal_rps(kind, work_ms, users, slots, cpus)
         rows.append(
             Row(
@@ -233,9 +245,9 @@ def summarize(results: dict[str, Any]) -> list[Row]:
                 work_ms=work_ms,
                 planned=planned,
                 repetitions=len(ok),
-                statuses=dict(Counter(cell["status"] for cell in failed)),
+                statuses=dict(Counter(cell.status for cell in failed)),
                 # Only the repetitions behind the numbers can make them suspect.
-                loadgen_bound=any(cell.get("loadgen_bound") for cell in ok),
+                loadgen_bound=any(cell.loadgen_bound for cell in ok),
                 **(_measure(ok, ideal) if ok else {"ideal": ideal}),
             )
         )

@@ -6,6 +6,10 @@ awkward cases a real run produces: one load-generator-bound repetition, one
 server that died, one group with failures. Numbers follow a simple model
 (throughput capped by slots or CPU, latency by Little's law) so every derived
 value can be worked out by hand.
+
+:func:`results` is the run as plain JSON data, for a test to bend; :func:`typed`
+reads such data the way labbench reads a results.json (validated whole), for
+the functions that take a :class:`~labbench.results.Results`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import json
 import random
 from pathlib import Path
 from typing import Any
+
+from labbench.results import Results
 
 SERVERS: dict[str, dict[str, Any]] = {
     "gunicorn-sync": {
@@ -145,7 +151,7 @@ def results() -> dict[str, Any]:
                 "seed": SEED,
                 "quick": False,
             },
-            "limits": {"cpus": "1", "memory": "512m"},
+            "limits": {"cpus": "1", "memory_bytes": 512 * 1024 * 1024, "identical": True},
             "machine": {
                 "cpu_model": "Synthetic CPU @ 3.0GHz",
                 "cpu_count": 2,
@@ -163,6 +169,11 @@ def results() -> dict[str, Any]:
         "scenarios": copy.deepcopy(SCENARIOS),
         "cells": [_cell(*run, order=order) for order, run in enumerate(runs, start=1)],
     }
+
+
+def typed(data: dict[str, Any] | None = None) -> Results:
+    """``data`` (default: :func:`results`) as labbench reads it from a results.json: validated, typed."""
+    return Results.from_json(json.dumps(results() if data is None else data), "the fixture")
 
 
 def write_run(folder: Path, data: dict[str, Any] | None = None) -> Path:

@@ -1,0 +1,117 @@
+"""What a run records about itself: the limits the servers report, the machine,
+the packages and images on both sides, and what each server and scenario is.
+
+A reader of results.json months later should be able to tell what ran where
+without the machine at hand; docs/results-schema.md lists every field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from labbench import locustrun
+from labbench.appclient import AppClient
+from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
+from labcore import defaults, matrix
+from labcore.scenarios import SCENARIOS
+
+#: Where the lab's images record their digest at build time (services/core/image-digest).
+IMAGE_DIGEST = Path("/etc/lab-image-digest")
+NATIVE_NOTE = "native: each server pinned to one CPU with sched_setaffinity; no memory limit"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def image_digest() -> str | None:
+    """This image's digest of its packages and code; None outside the lab's images."""
+    with contextlib.suppress(OSError):
+        return IMAGE_DIGEST.read_text().strip() or None
+    return None
+
+
+def machine() -> Machine:
+    return Machine(
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        kernel=platform.release(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+    )
+
+
+def limits(usages: dict[str, dict[str, Any] | None], mode: str) -> Limits:
+    """The limits each server reported in its /usage, and whether they agree."""
+    per_server = {
+        name: None
+        if usage is None
+        else ServerLimits(cpu_limit=usage.get("cpu_limit"), memory_limit_bytes=usage.get("memory_limit_bytes"))
+        for name, usage in usages.items()
+    }
+    reported = {(found.cpu_limit, found.memory_limit_bytes) for found in per_server.values() if found}
+    # Only a native run has a note: a Docker run's limits are what the servers say.
+    note = {"note": NATIVE_NOTE} if mode == "native" else {}
+    if len(reported) != 1:
+        return Limits(per_server=per_server, cpus=None, memory_bytes=None, identical=False, **note)
+    cpu_limit, memory_limit = reported.pop()
+    return Limits(
+        per_server=per_server,
+        cpus=None if cpu_limit is None else f"{cpu_limit:g}",
+        memory_bytes=memory_limit,
+        identical=True,
+        **note,
+    )
+
+
+def record(run: Run, urls: dict[str, str]) -> None:
+    """Fill in what the run learns once its servers answer (at ``urls``)."""
+    clients = {name: AppClient(url) for name, url in urls.items()}
+    app = next(iter(clients.values()), None)
+    plan = run.plan
+    run.limits = limits({name: client.usage() for name, client in clients.items()}, run.mode)
+    run.loadgen_bound_at = defaults.LOADGEN_HOT
+    run.machine = machine()
+    run.versions = {
+        "bench": {dist.metadata["Name"]: dist.version for dist in importlib.metadata.distributions()},
+        "app": (app and app.packages()) or {},
+    }
+    # What stands for image ids: the runner has no Docker socket (on
+    # purpose), so each image records a digest of its packages and code.
+    run.images = {"bench": image_digest(), "app": app and app.image_digest()}
+    run.locust_command = locustrun.command(
+        locustrun.Load(
+            "<UserClass>", 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+        ),
+        "<server-url>",
+        "<raw/cell>",
+    )
+
+
+def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
+    """The plan's servers as compose.yaml labels them, and its scenarios with the run's work per request."""
+    infos = {
+        server.name: ServerInfo(
+            model=server.model, slots=server.slots, description=server.description, docs=server.docs
+        )
+        for server in servers
+    }
+    scenarios = {
+        name: ScenarioInfo(
+            user_class=SCENARIOS[name].user_class,
+            path=SCENARIOS[name].path,
+            kind=SCENARIOS[name].kind,
+            work_ms=SCENARIOS[name].work_ms(plan.io_ms, plan.cpu_ms),
+        )
+        for name in plan.scenarios
+    }
+    return infos, scenarios

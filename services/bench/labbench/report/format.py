@@ -1,0 +1,84 @@
+"""How the report writes a number, a group and a server's colour: shared by every part of it, and by compare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from labbench.stats import TIMES, Row
+
+DASH = "\N{EN DASH}"
+#: What a cell shows for a value that is unknown.
+UNKNOWN = "—"
+
+# Tableau 10: distinct, colour-blind-aware, one per server of the matrix.
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
+ALERT = "#b91c1c"
+INK = "#1f2937"
+MUTED = "#6b7280"
+#: The badge of a group whose load generator may have been the limit, in every table and chart.
+LG_LABEL = "⚠ LG-bound"
+
+
+def fmt(value: float | None) -> str:
+    """Three significant figures or whole numbers, with thousands separators; a dash for unknown."""
+    if value is None:
+        return UNKNOWN
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_setting(value: float | None) -> str:
+    """A configured number as given: 10, 7.5, 0.25."""
+    return UNKNOWN if value is None else f"{value:g}"
+
+
+def fmt_rps(row: Row) -> str:
+    if row.rps is None:
+        return UNKNOWN
+    return f"{fmt(row.rps.median)} [{fmt(row.rps.low)}{DASH}{fmt(row.rps.high)}]"
+
+
+def fmt_pct(fraction: float | None) -> str:
+    return UNKNOWN if fraction is None else f"{100 * fraction:.0f}%"
+
+
+def fmt_failures(row: Row) -> str:
+    if row.failure_pct is None:
+        return UNKNOWN
+    return "0%" if row.failure_pct == 0 else f"{row.failure_pct:.2f}%"
+
+
+def users_text(users: int) -> str:
+    return f"{users} user{'' if users == 1 else 's'}"
+
+
+def group_name(row: Row) -> str:
+    return f"{row.server} {TIMES} {row.scenario} {TIMES} {users_text(row.users)}"
+
+
+def first_seen(names: Iterable[str]) -> list[str]:
+    """Each name once, in order of appearance: rows come in the plan's order, so this is the plan's."""
+    return list(dict.fromkeys(names))
+
+
+def server_colours(servers: Sequence[str]) -> dict[str, str]:
+    return {server: PALETTE[index % len(PALETTE)] for index, server in enumerate(servers)}
+
+
+def run_colours(rows: Iterable[Row], planned: Iterable[str]) -> dict[str, str]:
+    """A run's colour per server: measured servers first, in the plan's order, then the rest of its plan."""
+    return server_colours(first_seen([*(row.server for row in rows), *planned]))

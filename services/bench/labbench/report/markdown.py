@@ -1,0 +1,78 @@
+"""report.md: the run's winners, tables, warnings and method as Markdown, to paste into an issue or the docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from labbench import faults
+from labbench.report.findings import headlines, methodology, notices, winner_detail
+from labbench.report.format import first_seen
+from labbench.report.tables import (
+    MD_COLUMNS,
+    fault_cells,
+    fault_headers,
+    fault_values,
+    faults_present,
+    notes,
+    table_order,
+    values,
+    won,
+)
+from labbench.results import Results
+from labbench.stats import Row, winners
+
+
+def _line(cells: Iterable[str]) -> str:
+    """One table row; a | inside a cell is escaped."""
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def scenario_table(rows: Iterable[Row], winning: set[tuple[str, str, int]]) -> list[str]:
+    """One scenario's table: its rows in :func:`table_order`, the notes right after each group's name."""
+    lines = ["| " + " | ".join(MD_COLUMNS) + " |", "|---|--:|---|" + "--:|" * (len(MD_COLUMNS) - 3)]
+    for row in table_order(rows):
+        users, *numbers = values(row)
+        badges = ", ".join(text for _, text in notes(row, row.key in winning))
+        lines.append(_line([row.server, users, badges, *numbers]))
+    return lines
+
+
+def fault_sections(results: Results) -> list[str]:
+    """A section per fault experiment of the run: its question and one row per server."""
+    lines: list[str] = []
+    for fault in faults_present(results):
+        spec = faults.FAULTS[fault]
+        headers = fault_headers(fault)
+        lines += ["", f"## Fault: {spec.title}", "", spec.question, ""]
+        lines += ["| " + " | ".join(headers) + " |", "|---|" + "--:|" * (len(headers) - 1)]
+        for cell in fault_cells(results, fault):
+            shown = fault_values(fault, cell)
+            shown += [""] * (len(headers) - 1 - len(shown))
+            lines.append(_line([cell.server, *shown]))
+    return lines
+
+
+def render_markdown(results: Results, rows: list[Row]) -> str:
+    run = results.run
+    found = winners(rows)
+    finished = run.finished_at or "— (not finished)"
+    lines = [f"# Benchmark run {run.id}", ""]
+    lines += [f"{run.mode} mode, started {run.started_at}, finished {finished}."]
+    scenarios = first_seen(row.scenario for row in rows)
+    if scenarios:
+        lines += ["", "## Winners", ""]
+    for headline in headlines(scenarios, found):
+        lines.append(f"- **{headline.scenario}**: {headline.sentence}")
+        lines += [f"  - {winner_detail(winner)}" for winner in headline.winners]
+    winning = won(rows)
+    for scenario in scenarios:
+        spec = results.scenarios.get(scenario)
+        path, kind = (spec.path, spec.kind) if spec else ("?", "?")
+        lines += ["", f"## {scenario}", "", f"`GET {path}`, kind {kind}.", ""]
+        lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
+    lines += fault_sections(results)
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]
+    lines += ["", "## Methodology", ""]
+    lines += [f"- {sentence}" for sentence in methodology(results)]
+    return "\n".join(lines) + "\n"

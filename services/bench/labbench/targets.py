@@ -1,0 +1,152 @@
+"""Where the servers under test are: Compose services already running, or native processes.
+
+Either way the runner sees a URL per server and the same few operations:
+does it answer, can it be sent SIGTERM from outside, and bring it back after
+a fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import ClassVar, Literal
+
+from labbench import BenchError, native
+from labbench.appclient import AppClient
+from labcore import matrix, protocol
+
+
+class Targets:
+    """The servers under test, reachable by URL; subclasses say how."""
+
+    mode: ClassVar[Literal["docker", "native"]]
+
+    def __init__(self, servers: list[matrix.Server]) -> None:
+        self.servers = {server.name: server for server in servers}
+        self.urls: dict[str, str] = {}
+        #: Why a server could not be started or reached, by name: its cells record it.
+        self.startup_errors: dict[str, str] = {}
+
+    def __enter__(self) -> Targets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def client(self, name: str) -> AppClient:
+        return AppClient(self.urls[name])
+
+    def answers(self, name: str) -> bool:
+        return name in self.urls and self.client(name).usage() is not None
+
+    def terminator(self, name: str) -> Callable[[], str] | None:
+        """A way to send ``name`` SIGTERM from outside, if this runner has one.
+        In Compose it has none (no Docker socket): faults go through the app."""
+        return None
+
+    def revive(self, name: str, timeout: float = 60) -> float | None:
+        """Seconds until ``name`` answers again after a fault (None: it never
+        did). Here something else brings it back: Compose's restart policy."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.answers(name):
+                return round(time.monotonic() - start, 2)
+            time.sleep(0.5)
+        return None
+
+
+class ComposeTargets(Targets):
+    """Servers already running as Compose services on this network."""
+
+    mode = "docker"
+
+    def __enter__(self) -> ComposeTargets:
+        self.urls = {name: server.compose_url for name, server in self.servers.items()}
+        down = [name for name in self.urls if not self.answers(name)]
+        if len(down) == len(self.urls):
+            raise BenchError(
+                f"no server answers ({', '.join(down)}): start the lab first with `docker compose up -d --wait`"
+            )
+        for name in down:
+            self.startup_errors[name] = f"{self.urls[name]} did not answer"
+        return self
+
+
+class NativeTargets(Targets):
+    """Each server's real command on loopback, pinned to the first CPU, while
+    this process and Locust keep the others: the native stand-in for a
+    container's CPU limit. A server that a fault took down is started again,
+    as the restart policy in compose.yaml would. On leaving, this process gets
+    back every CPU it had."""
+
+    mode = "native"
+    #: What the lab's compose.yaml gives every server besides its command.
+    ENV: ClassVar[dict[str, str]] = {protocol.FAULT_ENDPOINTS_ENV: "1"}
+
+    def __enter__(self) -> NativeTargets:
+        self._stack = contextlib.ExitStack()
+        self._running: dict[str, contextlib.ExitStack] = {}
+        cpus = os.sched_getaffinity(0)
+        self.server_cpus = {min(cpus)} if len(cpus) > 1 else None
+        try:
+            self.upstream = self._stack.enter_context(
+                native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus)
+            )
+            for name in self.servers:
+                try:
+                    self._start(name)
+                except native.ServerFailed as error:
+                    self.startup_errors[name] = str(error)
+            if self.server_cpus:
+                # Locust inherits this process's CPUs: keep it off the servers' one,
+                # until the servers are gone (a test or a caller may run on).
+                self._stack.callback(os.sched_setaffinity, 0, cpus)
+                os.sched_setaffinity(0, cpus - self.server_cpus)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self, name: str) -> None:
+        stack = contextlib.ExitStack()
+        self.urls[name] = stack.enter_context(
+            native.serve(self.servers[name], upstream_url=self.upstream, cpus=self.server_cpus, env=self.ENV)
+        )
+        self._running[name] = stack
+
+    def terminator(self, name: str) -> Callable[[], str] | None:
+        # What `docker compose stop` does: SIGTERM to the server's top process
+        # (through the container's init), now, whatever the server is doing.
+        pid = (self.client(name).census() or {}).get("pid")
+        if not isinstance(pid, int):
+            return None
+
+        def terminate() -> str:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return "already gone"
+            return "sent"
+
+        return terminate
+
+    def revive(self, name: str, timeout: float = 60) -> float | None:
+        if self.answers(name):
+            return 0.0
+        start = time.monotonic()
+        # A server whose last restart failed has nothing left to stop.
+        self._running.pop(name, contextlib.ExitStack()).close()
+        try:
+            self._start(name)
+        except native.ServerFailed:
+            return None
+        return round(time.monotonic() - start, 2)
+
+    def __exit__(self, *exc: object) -> None:
+        for stack in self._running.values():
+            stack.close()
+        self._running.clear()
+        self._stack.close()

@@ -1,0 +1,16 @@
+"""Helpers the tests share (fixtures stay in tests/conftest.py).
+
+* :mod:`tests.support.docker`: the Compose stack, and skipping or failing without an engine;
+* :mod:`tests.support.cli`: labbench's command line in a child process;
+* :mod:`tests.support.bench_fixtures`: results.json documents to render and read;
+* :mod:`tests.support.burst`: N concurrent requests, timed;
+* :mod:`tests.support.mdtables`: Markdown tables as data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Screenshots and measurements for people to look at (not committed).
+ARTIFACTS = ROOT / "test-artifacts"

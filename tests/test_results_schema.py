@@ -1,0 +1,79 @@
+"""docs/results-schema.md and the typed results (labbench.results) describe the same file.
+
+Each table of the schema doc lists the keys of one model, and the nested
+objects' rows name every key of theirs; a field added to a model without a
+line in the doc, or a line in the doc for a field that no longer exists,
+fails here. A results.json that the runner writes must read back equal.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from labbench.results import Cell, FaultCell, Latency, Limits, Machine, Plan, Results, Run, ScenarioInfo, ServerInfo
+from tests.support import ROOT
+from tests.support.mdtables import md_tables
+
+pytestmark = pytest.mark.unit
+
+SCHEMA = ROOT / "docs" / "results-schema.md"
+TABLES = md_tables(SCHEMA.read_text())
+
+# Each table of the doc, by heading, and the model it describes.
+SECTIONS: dict[str, type[BaseModel]] = {
+    "Top level": Results,
+    "`run`": Run,
+    "`cells[]`": Cell,
+    "`faults[]`": FaultCell,
+}
+# Objects described inside one row of a table: (heading, row key) -> model.
+NESTED: dict[tuple[str, str], type[BaseModel]] = {
+    ("`run`", "plan"): Plan,
+    ("`run`", "limits"): Limits,
+    ("`run`", "machine"): Machine,
+    ("`cells[]`", "latency_ms"): Latency,
+    ("Top level", "servers"): ServerInfo,
+    ("Top level", "scenarios"): ScenarioInfo,
+}
+
+
+def _keys(cell: str) -> list[str]:
+    """The backticked names in a table's first column: `server`, `scenario`, …"""
+    return re.findall(r"`([a-z_][a-z0-9_]*)`", cell)
+
+
+def _rows(heading: str) -> dict[str, dict[str, str]]:
+    rows = {}
+    for row in TABLES[heading]:
+        for key in _keys(row["key"]):
+            rows[key] = row
+    return rows
+
+
+@pytest.mark.parametrize("heading", list(SECTIONS))
+def test_each_table_lists_exactly_its_models_fields(heading: str) -> None:
+    documented = set(_rows(heading))
+    fields = set(SECTIONS[heading].model_fields)
+    assert documented == fields, (
+        f"docs/results-schema.md, {heading}: undocumented {sorted(fields - documented)}, "
+        f"documented but not in the model {sorted(documented - fields)}"
+    )
+
+
+@pytest.mark.parametrize(("heading", "key"), list(NESTED))
+def test_nested_objects_name_every_field(heading: str, key: str) -> None:
+    meaning = _rows(heading)[key]["meaning"]
+    named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", meaning))
+    missing = set(NESTED[(heading, key)].model_fields) - named
+    assert not missing, f"docs/results-schema.md, {heading} → {key} does not name {sorted(missing)}"
+
+
+def test_a_run_reads_back_equal(tmp_path: Path) -> None:
+    from tests.support import bench_fixtures as fixtures
+
+    results = Results.model_validate(fixtures.results())
+    assert Results.from_json(results.to_json()) == results
