@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from flasklab import MAX_MS, create_app, usage, views
 from labcore.scenarios import SCENARIOS
+from tests.support.inprocess import serve_app
 
 pytestmark = pytest.mark.unit
 
@@ -25,11 +25,8 @@ MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io"]
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """The app itself on a loopback port, standing in for the upstream service."""
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve_app() as url:
+        yield url
 
 
 @pytest.fixture()

@@ -16,23 +16,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-from flasklab import create_app
 from labbench.appclient import AppClient
 from labbench.native import free_port
 from labcore import protocol
+from tests.support.inprocess import serve_app
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve_app() as url:
+        yield url
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):

@@ -1,0 +1,23 @@
+"""The lab's app served from this test process, on a loopback port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
+
+from flasklab import create_app
+
+
+@contextmanager
+def serve_app() -> Iterator[str]:
+    """The app under Werkzeug's threaded server in a thread of this process; yields its URL."""
+    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
