@@ -59,6 +59,8 @@ def _milliseconds(text: str) -> int:
     # The app rejects anything else with a 400; better to refuse it before a run.
     if not text.isascii() or not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number of milliseconds, not {text!r}")
+    if int(text) > defaults.MAX_MS:
+        raise argparse.ArgumentTypeError(f"must be at most {defaults.MAX_MS} (the app's cap), not {text!r}")
     return int(text)
 
 

@@ -7,6 +7,7 @@ draws them.
 
 from __future__ import annotations
 
+import pkgutil
 import re
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
+
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 #: The lab's own code (tests and docs scripts aside).
 CODE = [
@@ -52,12 +54,33 @@ def test_every_import_linter_contract_is_kept() -> None:
     assert (int(kept[1]), int(kept[2])) == (len(CONFIG["contracts"]), 0)
 
 
+def _named(contract: dict) -> set[str]:
+    """Every module a contract names (a layer's siblings with their container)."""
+    names = set(contract.get("source_modules", [])) | set(contract.get("forbidden_modules", []))
+    for container in contract.get("containers", [""]):
+        for layer in contract.get("layers", []):
+            names |= {f"{container}.{part.strip()}".lstrip(".") for part in re.split(r"[|:]", layer)}
+    return names
+
+
+def test_every_labbench_module_is_under_a_contract() -> None:
+    # A module no contract names could import anything: a new one must take its place.
+    import labbench
+
+    named = set().union(*(_named(contract) for contract in CONFIG["contracts"]))
+    modules = [info.name for info in pkgutil.walk_packages(labbench.__path__, "labbench.")]
+    loose = [name for name in modules if not any(name == n or name.startswith(n + ".") for n in named)]
+    assert not loose, f"modules under no import-linter contract (pyproject.toml): {loose}"
+
+
 @pytest.mark.parametrize("path", ALL_PYTHON, ids=lambda path: str(path.relative_to(ROOT)))
 def test_no_module_adds_a_source_root_by_hand(path: Path) -> None:
     # The lab's packages are installed (pip install, editable in the test
     # virtualenv): nothing needs sys.path or PYTHONPATH to find them.
     text = path.read_text()
-    found = re.findall(r"sys\.path\s*(?:\.insert|\.append|\[[^\]]*\]\s*=)|PYTHONPATH", text)
+    found = re.findall(
+        r"sys\.path\s*(?:\.insert|\.append|\.extend|\+=|\[[^\]]*\]\s*=)|site\.addsitedir|PYTHONPATH", text
+    )
     assert not found, f"{path.relative_to(ROOT)} edits the import path: {found}"
 
 

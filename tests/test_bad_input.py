@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import bench_fixtures
+from tests.support import ROOT, bench_fixtures
 from tests.support.cli import labbench
 
 pytestmark = pytest.mark.unit
@@ -64,7 +64,7 @@ COMPOSE_FILES = {
 
 
 @pytest.mark.parametrize(
-    "args", [["--quick", "--native"], ["--help"], ["run", "--help"]], ids=["run", "help", "run-help"]
+    "args", [["--quick", "--native"], ["run", "--help"]], ids=["run", "run-help"]
 )
 @pytest.mark.parametrize("name", list(COMPOSE_FILES))
 def test_a_compose_file_that_is_no_server_matrix_is_named(tmp_path: Path, name: str, args: list[str]) -> None:
@@ -85,9 +85,11 @@ def test_a_missing_compose_file_is_named(tmp_path: Path) -> None:
 
 
 def test_reading_results_needs_no_compose_file(tmp_path: Path) -> None:
-    """report and compare read results.json alone: a run copied elsewhere still renders."""
+    """report, compare and index read results.json alone: a run copied elsewhere still renders."""
     run = bench_fixtures.write_run(tmp_path / "run")
     env = {"LAB_COMPOSE_FILE": str(tmp_path / "missing.yaml")}
+    assert labbench("--help", env=env).returncode == 0
+    assert labbench("index", str(tmp_path), env=env).returncode == 0
     assert labbench("report", str(run), env=env).returncode == 0
     compared = labbench("compare", str(run), str(run), env=env)
     assert compared.returncode == 0, compared.stderr[-2000:]
@@ -109,6 +111,22 @@ def plan(**changes: Any) -> Callable[[dict[str, Any]], None]:
         data["run"]["plan"].update(changes)
 
     return change
+
+
+#: A committed run with every fault experiment, for fault cells to break.
+FAULTS_RUN = ROOT / "docs" / "images" / "2026-11-22T012441Z-faults-docker.json"
+
+
+def fault(name: str, change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Add a real ``name`` fault cell (from a committed run), changed by ``change``."""
+
+    def add(data: dict[str, Any]) -> None:
+        cells = json.loads(FAULTS_RUN.read_text())["faults"]
+        chosen = next(c for c in cells if c["fault"] == name and c["status"] == "ok")
+        change(chosen)
+        data.setdefault("faults", []).append(chosen)
+
+    return add
 
 
 def ok_index(data: dict[str, Any]) -> int:
@@ -134,6 +152,20 @@ BROKEN = {
     "plan-servers-a-string": (plan(servers="gunicorn-sync"), r"run\.plan\.servers: Input should be a valid list"),
     "plan-users-strings": (plan(users=["8"]), r"run\.plan\.users\[0\]: Input should be a valid integer"),
     "plan-seed-a-float": (plan(seed=1.5), r"run\.plan\.seed: Input should be a valid integer"),
+    # Fault cells are read whole too: what each experiment observed has its own shape.
+    "fault-observed-a-string": (
+        fault("crash", lambda c: c["observed"].update(answered_again_s="soon")),
+        r"faults\[0\]: .*crash experiment: answered_again_s: Input should be a valid number",
+    ),
+    "fault-observed-key-missing": (
+        fault("stop", lambda c: c["observed"].pop("in_flight")),
+        r"faults\[0\]: .*stop experiment: in_flight: Field required",
+    ),
+    "fault-timeline-short-point": (
+        fault("crash", lambda c: c["timeline"].__setitem__(0, [1, 2])),
+        r"faults\[0\]\.timeline\[0\]: List should have at least 3 items",
+    ),
+    "fault-unknown": (fault("crash", lambda c: c.update(fault="flood")), r"faults\[0\]: .*unknown fault 'flood'"),
 }
 
 

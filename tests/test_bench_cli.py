@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from labbench import cli, faults, options
+from labbench import BenchError, cli, faults, locustrun, options
 from labbench.results import Plan
 from labcore import defaults, matrix
 from labcore.scenarios import CORE
+from tests.support import ROOT
 from tests.support.mdtables import md_tables
 
 pytestmark = pytest.mark.unit
@@ -105,7 +106,7 @@ def test_every_plan_field_comes_from_exactly_one_option() -> None:
 
 def test_top_level_help_lists_the_commands() -> None:
     text = help_text()
-    for command in ("run", "compare", "report"):
+    for command in cli.COMMANDS:
         assert re.search(rf"^    {command} ", text, re.M), f"labbench --help does not list {command}"
     assert "labbench --quick" in text, "it says that a bare labbench runs the matrix"
 
@@ -171,7 +172,7 @@ def test_quick_from_a_config_file_brings_the_quick_defaults(tmp_path: Path) -> N
 
 # --- docs/benchmarks.md ------------------------------------------------------------------------
 
-BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 DEFAULT_COLUMN = "default (full / `--quick`)"
 
 
@@ -191,3 +192,21 @@ def test_benchmarks_md_config_example_is_a_valid_config(tmp_path: Path) -> None:
     (example,) = re.findall(r"```yaml\n(.*?)```", BENCHMARKS_MD.read_text(), re.S)
     found = options.read_config(write_config(tmp_path, example))
     assert found["users"] == [8, 32, 128] and found["scenarios"] == ["io"]
+
+
+# --- where the locustfile is ---------------------------------------------------------------
+
+
+def test_the_locustfile_is_found_with_a_compose_file_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text((ROOT / "compose.yaml").read_text())
+    monkeypatch.setenv("LAB_COMPOSE_FILE", str(tmp_path / "compose.yaml"))
+    monkeypatch.delenv("LAB_LOCUSTFILE", raising=False)
+    monkeypatch.chdir(ROOT / "docs")
+    assert locustrun.locustfile() == ROOT / "locustfiles" / "locustfile.py"
+    monkeypatch.setenv("LAB_LOCUSTFILE", str(tmp_path / "none.py"))
+    with pytest.raises(BenchError, match=r"LAB_LOCUSTFILE: .*none\.py is not a file"):
+        locustrun.locustfile()
+    monkeypatch.delenv("LAB_LOCUSTFILE")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BenchError, match="or set LAB_LOCUSTFILE"):
+        locustrun.locustfile()

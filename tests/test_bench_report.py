@@ -21,7 +21,7 @@ from labbench import BenchError
 from labbench.compare import compare
 from labbench.report import DASH, render
 from labbench.stats import TIMES
-from tests.support import bench_fixtures
+from tests.support import ROOT, bench_fixtures
 from tests.support.mdtables import md_tables
 
 pytestmark = pytest.mark.unit
@@ -33,7 +33,6 @@ GROUPS = [
     for users in bench_fixtures.USERS
 ]
 # Resources a browser would fetch by itself; a link a reader may click is fine.
-ROOT = Path(__file__).resolve().parent.parent
 FETCHED = re.compile(
     r"<(?:script|img|iframe|source|embed|video|audio)\b[^>]*\bsrc=|<link\b|@import|url\(\s*['\"]?https?:"
 )

@@ -55,6 +55,8 @@ def test_quick_native_run_writes_a_complete_report(tmp_path: Path) -> None:
     result = labbench("--quick", "--native", "--output", str(tmp_path), "--seed", "7")
     assert result.returncode == 0, result.stderr[-3000:]
     check_report(only_run(tmp_path), matrix.names(), ["hello", "io"], [16], 1)
+    # The front page of the results folder is rewritten after the run and links its report.
+    assert f'href="{only_run(tmp_path).name}/report.html"' in (tmp_path / "index.html").read_text()
 
 
 @pytest.mark.native

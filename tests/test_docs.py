@@ -35,12 +35,11 @@ import yaml
 from labbench.options import FULL
 from labbench.report import render
 from labcore import matrix
-from tests.support import bench_fixtures
+from tests.support import ROOT, bench_fixtures
 from tests.support.mdtables import md_tables
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 ARCHITECTURE = DOCS / "architecture.md"

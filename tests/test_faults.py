@@ -29,6 +29,7 @@ from labbench.report.tables import FAULT_COLUMNS
 from labbench.results import Results
 from labbench.stats import summarize
 from labcore import matrix
+from tests.support import ROOT
 from tests.support.cli import labbench, only_run
 from tests.support.docker import compose
 from tests.support.mdtables import md_tables
@@ -365,7 +366,7 @@ def test_report_sections_render_from_fixed_cells() -> None:
 
 # --- docs/faults.md ------------------------------------------------------------------
 
-FAULTS_MD = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
+FAULTS_MD = ROOT / "docs" / "faults.md"
 #: The runs docs/faults.md shows: byte-for-byte copies of their results.json.
 SHOWN_RUNS = sorted(FAULTS_MD.parent.glob("images/*-faults-*.json"))
 

@@ -24,10 +24,11 @@ import pytest
 
 from labbench import native
 from labcore import matrix
+from tests.support import ROOT
 
 pytestmark = pytest.mark.native
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "locustfile.py"
+LOCUSTFILE = ROOT / "locustfiles" / "locustfile.py"
 
 # User class -> the stats names its requests appear under, with default ms.
 SCENARIOS = {

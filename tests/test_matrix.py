@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from labcore import matrix
+from tests.support import ROOT
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVERS = matrix.load()
 README = (ROOT / "README.md").read_text()

@@ -8,13 +8,27 @@ fails here. A results.json that the runner writes must read back equal.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
-from labbench.results import Cell, FaultCell, Latency, Limits, Machine, Plan, Results, Run, ScenarioInfo, ServerInfo
+from labbench import faults
+from labbench.results import (
+    OBSERVED,
+    Cell,
+    FaultCell,
+    Latency,
+    Limits,
+    Machine,
+    Plan,
+    Results,
+    Run,
+    ScenarioInfo,
+    ServerInfo,
+)
 from tests.support import ROOT
 from tests.support.mdtables import md_tables
 
@@ -72,8 +86,17 @@ def test_nested_objects_name_every_field(heading: str, key: str) -> None:
     assert not missing, f"docs/results-schema.md, {heading} → {key} does not name {sorted(missing)}"
 
 
-def test_a_run_reads_back_equal(tmp_path: Path) -> None:
-    from tests.support import bench_fixtures as fixtures
+COMMITTED = sorted((ROOT / "docs" / "images").glob("*.json"))
 
-    results = Results.model_validate(fixtures.results())
-    assert Results.from_json(results.to_json()) == results
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda path: path.name)
+def test_every_committed_run_reads_and_writes_back_as_it_was(path: Path) -> None:
+    # Fault cells included: the docs' runs hold every experiment's observations.
+    original = json.loads(path.read_text())
+    written = json.loads(Results.from_json(path.read_text(), path.name).to_json())
+    for key in ("cells", "faults", "servers", "scenarios"):
+        assert written.get(key, []) == original.get(key, []), f"{path.name}: {key} changed on the way through"
+
+
+def test_the_fault_cells_know_every_experiment() -> None:
+    assert set(OBSERVED) == set(faults.FAULTS)

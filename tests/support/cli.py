@@ -23,7 +23,7 @@ def labbench(
 
 
 def only_run(output: Path) -> Path:
-    """The one run folder a run wrote under ``output``."""
-    runs = [path for path in output.iterdir() if path.is_dir()]
+    """The one run folder (a folder with results.json) a run wrote under ``output``."""
+    runs = [path for path in output.iterdir() if (path / "results.json").is_file()]
     assert len(runs) == 1, runs
     return runs[0]

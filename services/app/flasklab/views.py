@@ -30,7 +30,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from flasklab import runtime, usage
 from flasklab.errors import BadParameter
-from labcore import protocol
+from labcore import defaults, protocol
 from labcore.scenarios import PERSON
 
 bp = Blueprint("lab", __name__)
@@ -114,7 +114,7 @@ def json_dumps() -> Response:
 
 @bp.get("/io")
 def io() -> Response:
-    ms = _ms(default=100)
+    ms = _ms(default=defaults.IO_MS)
     if _via() == "c":
         _sleep_in_c(ms)
     else:
@@ -124,7 +124,7 @@ def io() -> Response:
 
 @bp.get("/upstream")
 def upstream() -> Any:
-    ms = _ms(default=100)
+    ms = _ms(default=defaults.IO_MS)
     url = f"{current_app.config['UPSTREAM_URL']}/io?ms={ms}"
     try:
         reply = _http.request("GET", url, timeout=ms / 1000 + 10)
@@ -154,7 +154,7 @@ def _burn_cpu(ms: int) -> int:
 
 @bp.get("/cpu")
 def cpu() -> Response:
-    ms = _ms(default=10)
+    ms = _ms(default=defaults.CPU_MS)
     started = time.thread_time()
     rounds = _burn_cpu(ms)
     return jsonify(ms=ms, cpu_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds)
@@ -164,7 +164,7 @@ def cpu() -> Response:
 async def async_io() -> Response:
     # Under WSGI Flask runs this coroutine to completion in its own event
     # loop; the worker's thread or greenlet waits for it the whole time.
-    ms = _ms(default=100)
+    ms = _ms(default=defaults.IO_MS)
     await asyncio.sleep(ms / 1000)
     return jsonify(slept_ms=ms)
 

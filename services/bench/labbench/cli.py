@@ -1,4 +1,4 @@
-"""The command line: ``labbench run``, ``labbench compare`` and ``labbench report``.
+"""The command line: ``labbench run``, ``compare``, ``report`` and ``index``.
 
 ``labbench`` without a subcommand is ``labbench run``: ``labbench --quick``,
 ``python -m labbench --quick`` and ``docker compose run --rm bench --quick``
@@ -22,7 +22,7 @@ from typing import Any
 from labbench import BenchError, options, runner
 from labcore import matrix
 
-COMMANDS = ("run", "compare", "report")
+COMMANDS = ("run", "compare", "report", "index")
 HELP = ("-h", "--help")
 
 Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
@@ -48,8 +48,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
     """``labbench`` and its subcommands. ``run``'s help reads compose.yaml (it
-    counts the servers), so without ``run_options`` (for ``compare`` and
-    ``report``, which need no compose.yaml) its options are left out."""
+    counts the servers), so without ``run_options`` (any other command, or
+    ``labbench --help``, none of which needs compose.yaml) its options are left out."""
     top = argparse.ArgumentParser(
         prog="labbench",
         description="Run servers × scenarios headless with Locust, and report on the runs.",
@@ -82,6 +82,17 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
         "report", main_report, help="render a run's report again", description="Render a run's report again."
     )
     report.add_argument("run", metavar="RUN", type=Path, help="the run folder")
+    index = command(
+        "index",
+        main_index,
+        help="write the front page of every run in a results folder",
+        description="Write FOLDER/index.html, listing every run with links to its report and to a comparison "
+        "with the run before it (labbench run does this after each run).",
+    )
+    index.add_argument(
+        "folder", metavar="FOLDER", type=Path, nargs="?", default=options.DEFAULT_OUTPUT,
+        help=f"the folder that holds the run folders (default: {options.DEFAULT_OUTPUT})",
+    )  # fmt: skip
     return top
 
 
@@ -118,6 +129,11 @@ def main_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         values = _values(flags, parser)
         folder, results = runner.start(options.plan_from(values), values["output"], bool(values["native"]))
     _render(folder)
+    try:
+        _index(folder.parent)
+    except BenchError as error:
+        # The run and its report are written; only the front page is not.
+        print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
     statuses = Counter(cell.status for cell in [*results.cells, *results.faults])
     counts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
     print(f"{statuses.total()} cells: {counts or 'none'}; report: {folder / 'report.html'}")
@@ -137,6 +153,19 @@ def main_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
+def main_index(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if not args.folder.is_dir():
+        parser.error(f"FOLDER: {args.folder} is not a folder")
+    _index(args.folder)
+    return 0
+
+
+def _index(folder: Path) -> None:
+    from labbench import runsindex
+
+    print(f"wrote {runsindex.render_index(folder)}")
+
+
 def _render(folder: Path) -> None:
     from labbench import report
 
@@ -149,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMANDS, *HELP):
         argv = ["run", *argv]
     try:
-        parser = build_parser(run_options=argv[0] not in ("compare", "report"))
+        parser = build_parser(run_options=argv[0] == "run")
         args, extras = parser.parse_known_args(argv)
         if extras:
             # Named by the command's own parser, so its usage is the one shown.

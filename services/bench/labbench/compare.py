@@ -18,7 +18,7 @@ from labbench.stats import TIMES, Row, summarize
 
 def _limits(run: Run) -> dict[str, Any] | None:
     """The limits as results.json records them (a dict, so a difference reads as the file does)."""
-    return run.limits.model_dump(mode="json", exclude_unset=True) if run.limits else None
+    return run.limits.model_dump(mode="json", exclude_none=True) if run.limits else None
 
 
 # What makes two runs' numbers comparable; a difference is listed above the table.

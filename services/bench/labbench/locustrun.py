@@ -10,6 +10,7 @@ cover exactly the requests that were counted.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 import psutil
 
+from labbench import BenchError
 from labbench.appclient import AppClient
 from labbench.results import Latency
 from labcore import matrix, protocol
@@ -30,9 +32,26 @@ from labcore import matrix, protocol
 STARTED, RESET, STOPPED = protocol.LOG_STARTED, protocol.LOG_RESET, protocol.LOG_STOPPED
 
 
+#: Where the locustfile sits in the lab's folder.
+LOCUSTFILE = Path("locustfiles") / "locustfile.py"
+
+
 def locustfile() -> Path:
-    """The lab's locustfile, beside compose.yaml (in the images: /lab/locustfiles)."""
-    return matrix.lab_root() / "locustfiles" / "locustfile.py"
+    """The lab's locustfile: ``LAB_LOCUSTFILE``, else ``locustfiles/locustfile.py``
+    beside compose.yaml (in the images: /lab), else in the nearest folder above
+    the current one that has it (a compose.yaml of one's own, through
+    ``LAB_COMPOSE_FILE``, may live anywhere)."""
+    if explicit := os.environ.get("LAB_LOCUSTFILE"):
+        if not Path(explicit).is_file():
+            raise BenchError(f"LAB_LOCUSTFILE: {explicit} is not a file")
+        return Path(explicit)
+    here = Path.cwd()
+    for folder in (matrix.lab_root(), here, *here.parents):
+        if (folder / LOCUSTFILE).is_file():
+            return folder / LOCUSTFILE
+    raise BenchError(
+        f"no {LOCUSTFILE} beside compose.yaml or above {here}: run from the lab's folder, or set LAB_LOCUSTFILE"
+    )
 
 
 @dataclass(frozen=True)

@@ -182,11 +182,12 @@ OPTIONS: dict[str, Option] = {
             plan="locust_processes", metavar="N",
         ),
         Option(
-            "io_ms", number(0, int), defaults.IO_MS, "sleep per /io, /upstream, /async-io request, in ms",
-            plan="io_ms", metavar="MS",
+            "io_ms", number(0, int, defaults.MAX_MS), defaults.IO_MS,
+            "sleep per /io, /upstream, /async-io request, in ms", plan="io_ms", metavar="MS",
         ),
         Option(
-            "cpu_ms", number(0, int), defaults.CPU_MS, "CPU time per /cpu request, in ms", plan="cpu_ms", metavar="MS",
+            "cpu_ms", number(0, int, defaults.MAX_MS), defaults.CPU_MS,
+            "CPU time per /cpu request, in ms", plan="cpu_ms", metavar="MS",
         ),
         Option(
             "faults", fault_names, [],

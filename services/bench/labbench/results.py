@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,7 +24,6 @@ from labbench import BenchError
 from labcore import defaults
 
 SCHEMA_VERSION = 1
-LATENCIES = ("mean", "p50", "p95", "p99", "max")
 
 
 class Model(BaseModel):
@@ -113,7 +112,7 @@ class ScenarioInfo(Model):
     user_class: str
     path: str
     kind: str
-    work_ms: float | None
+    work_ms: int | None
 
 
 # --- cells ------------------------------------------------------------------------
@@ -168,6 +167,74 @@ class Cell(Model):
         return self
 
 
+# --- what the runner observed in each fault experiment (labbench.faults) ----------------
+
+#: [seconds, successes, failures], or [seconds, bytes]: numbers in a fixed number.
+Point3 = Annotated[list[int | float], Field(min_length=3, max_length=3)]
+Point2 = Annotated[list[int | float], Field(min_length=2, max_length=2)]
+
+
+class Followed(Model):
+    """The server's census after a crash or a timeout (faults.follow)."""
+
+    answered_again_s: float | None
+    whole_again_s: float | None
+    workers_before: int
+    workers_after: int | None = None
+    outcome: Literal["respawned", "restarted", "down", "unaffected"]
+
+
+class CrashSeen(Followed):
+    answer: str
+
+
+class StopSeen(Model):
+    answer: str
+    signal: Literal["direct", "/fault/stop"]
+    delivered_after_s: float | None
+    in_flight: int
+    completed: int
+    dropped: int
+    probe_results: list[str]
+    refusing_after_s: float | None
+
+
+class SlowClientsSeen(Model):
+    clients: int
+    closed_by_server: int
+    closed_after_s: float | None
+
+
+class TimeoutSeen(Followed):
+    long_ms: int
+    result: str
+    seconds: float
+
+
+class RecycleSeen(Model):
+    workers: int
+    recycled: int
+
+
+class SoakSeen(Model):
+    memory: list[Point2]
+    memory_start_bytes: int | None = None
+    memory_end_bytes: int | None = None
+    memory_growth_bytes: int | None = None
+    memory_peak_bytes: int | None = None
+
+
+#: Per fault experiment, the shape of its ``observed`` (a test keeps the names those of labbench.faults).
+OBSERVED: dict[str, type[Model]] = {
+    "crash": CrashSeen,
+    "stop": StopSeen,
+    "slow-clients": SlowClientsSeen,
+    "timeout": TimeoutSeen,
+    "recycle": RecycleSeen,
+    "soak": SoakSeen,
+}
+
+
 class FaultCell(Model):
     """One fault experiment against one server (docs/faults.md)."""
 
@@ -179,10 +246,10 @@ class FaultCell(Model):
     error: str | None = None
     started_at: str
     users: int
-    #: What the runner saw; its keys depend on the fault (docs/results-schema.md).
+    #: What the runner saw; its keys depend on the fault (:data:`OBSERVED`, docs/results-schema.md).
     observed: dict[str, Any] | None = None
     #: [seconds from the fault, successes, failures] per second of Locust's history.
-    timeline: list[list[float]] = Field(default_factory=list)
+    timeline: list[Point3] = Field(default_factory=list)
     ok_per_s_before: float | None = None
     ok_per_s_after: float | None = None
     kept: float | None = None
@@ -198,6 +265,17 @@ class FaultCell(Model):
     def seen(self, key: str) -> Any:
         """One thing the runner observed, or None."""
         return (self.observed or {}).get(key)
+
+    @model_validator(mode="after")
+    def _observed_fits_its_fault(self) -> Self:
+        if self.fault not in OBSERVED:
+            raise ValueError(f"unknown fault {self.fault!r}; known: {', '.join(OBSERVED)}")
+        if self.observed is not None:
+            try:
+                OBSERVED[self.fault].model_validate(self.observed)
+            except ValidationError as error:
+                raise ValueError(f"observed does not fit the {self.fault} experiment: {describe(error)}") from None
+        return self
 
 
 class Results(Model):

@@ -210,6 +210,7 @@ def _targets(mode: str) -> type[Targets]:
 
 def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     """A new run of ``plan`` in a new folder under ``output``."""
+    locustrun.locustfile()  # a missing locustfile is an error now, not in every cell
     folder = new_run_folder(output)
     mode = "native" if native_mode else "docker"
     results = Results(run=Run(id=folder.name, started_at=now(), mode=mode, plan=plan))

@@ -92,9 +92,12 @@ class NativeTargets(Targets):
         cpus = os.sched_getaffinity(0)
         self.server_cpus = {min(cpus)} if len(cpus) > 1 else None
         try:
-            self.upstream = self._stack.enter_context(
-                native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus)
-            )
+            try:
+                self.upstream = self._stack.enter_context(
+                    native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus)
+                )
+            except native.ServerFailed as error:
+                raise BenchError(f"the upstream service (what /upstream calls) did not start: {error}") from None
             for name in self.servers:
                 try:
                     self._start(name)
