@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from labbench import native
+from labbench import BenchError, native, runner
 from labbench.results import Results
 from labbench.targets import NativeTargets
 from labcore import matrix
@@ -199,3 +199,34 @@ def test_native_mode_that_fails_to_start_leaves_the_cpus_alone(monkeypatch: pyte
     with pytest.raises(native.ServerFailed), NativeTargets([matrix.get("gunicorn-sync")]):
         pass
     assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.unit
+def test_a_results_folder_of_another_user_names_the_command_that_fixes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a user whose uid is not the container's sees in Docker: the mount belongs to them.
+    owner = tmp_path.stat()
+    monkeypatch.setattr(runner.os, "getuid", lambda: owner.st_uid + 1)
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(BenchError) as refused:
+        runner.new_run_folder(tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f"--output: cannot create {tmp_path}/")
+    assert f"LAB_UID={owner.st_uid} LAB_GID={owner.st_gid} docker compose run --rm bench" in message
+    # The folder's own user gets no such advice: the cause is elsewhere.
+    monkeypatch.setattr(runner.os, "getuid", lambda: owner.st_uid)
+    with pytest.raises(BenchError) as refused:
+        runner.new_run_folder(tmp_path)
+    assert "LAB_UID" not in str(refused.value)
+
+
+@pytest.mark.unit
+def test_native_mode_elsewhere_than_linux_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(BenchError, match="--native runs the servers on Linux only, not on darwin"):
+        NativeTargets(matrix.load()[:1]).__enter__()

@@ -19,6 +19,7 @@ records about itself :mod:`labbench.metadata`'s, the terminal display
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -51,9 +52,32 @@ def new_run_folder(output: Path) -> Path:
             return folder
         except FileExistsError:
             continue
+        except PermissionError as error:
+            raise BenchError(f"--output: cannot create {folder}: {error.strerror}{_as_owner(output)}") from None
         except OSError as error:
             raise BenchError(f"--output: cannot create {folder}: {error.strerror}") from None
     raise AssertionError("unreachable")
+
+
+def _as_owner(output: Path) -> str:
+    """The command that runs labbench as the owner of ``output``, where another user owns it.
+
+    In the bench container, ./results is a bind mount that belongs to whoever
+    cloned the lab; the container runs as LAB_UID:LAB_GID (1000 by default),
+    without the capabilities that would let it write elsewhere or change user.
+    """
+    try:
+        owner = output.stat()
+    except OSError:
+        return ""
+    if owner.st_uid == os.getuid():
+        return ""
+    ids = f"LAB_UID={owner.st_uid} LAB_GID={owner.st_gid}"
+    return (
+        f"; it belongs to uid {owner.st_uid} and this runs as uid {os.getuid()}. "
+        f"Run it as the folder's owner: `{ids} docker compose run --rm bench ...` "
+        "(or, natively, as that user)"
+    )
 
 
 def _unavailable(name: str, targets: Targets) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import ClassVar, Literal
@@ -87,6 +88,13 @@ class NativeTargets(Targets):
     ENV: ClassVar[dict[str, str]] = {protocol.FAULT_ENDPOINTS_ENV: "1"}
 
     def __enter__(self) -> NativeTargets:
+        if not sys.platform.startswith("linux"):
+            # sched_setaffinity (the stand-in for a CPU limit) and the servers' process
+            # groups as /usage reads them exist on Linux only.
+            raise BenchError(
+                f"--native runs the servers on Linux only, not on {sys.platform}: "
+                "use the Docker lab instead (docker compose up -d --wait; docker compose run --rm bench ...)"
+            )
         self._stack = contextlib.ExitStack()
         self._running: dict[str, contextlib.ExitStack] = {}
         cpus = os.sched_getaffinity(0)
