@@ -59,6 +59,7 @@ LAG = 0.3  # seconds between the long request and the one behind it
 
 SEQUENTIAL = 20
 MANY_CONNECTIONS = 1200  # beyond one greenlet pool of 1000, within 4 of them
+CONNECT_WAVE, CONNECT_PAUSE = 50, 0.02  # hold() opens this many connections, then pauses
 ONE_BY_EIGHT = {"LAB_GUNICORN_GTHREAD_WORKERS": "1", "LAB_GUNICORN_GTHREAD_THREADS": "8"}
 ONE_UWSGI_PROCESS = {"LAB_UWSGI_GEVENT_PROCESSES": "1"}
 
@@ -277,7 +278,14 @@ async def _hold(port: int, path: str, n: int, connect_within: float) -> Hold:
         writer.close()
         return _status(answer)
 
-    tasks = [asyncio.create_task(exchange()) for _ in range(n)]
+    # Opened in waves, so that a server that accepts as fast as it can never
+    # finds its listen backlog (uWSGI's is 100) overflowing: an overflowed
+    # handshake completes only with the kernel's SYN-ACK retries (1 s, 2 s, 4 s),
+    # which would time the client's burst, not the server's slots.
+    tasks = []
+    for first in range(0, n, CONNECT_WAVE):
+        tasks += [asyncio.create_task(exchange()) for _ in range(first, min(n, first + CONNECT_WAVE))]
+        await asyncio.sleep(CONNECT_PAUSE)
     # Connections past the server's backlog connect only once it accepts more,
     # so wait for all of them only so long, then send regardless.
     with suppress(TimeoutError):
