@@ -349,7 +349,10 @@ def test_report_sections_render_from_fixed_cells() -> None:
             cell | {"server": "b", "order": 1, "status": "server-unavailable", "error": "no answer", "raw": "raw/b"},
             cell | {
                 "server": "a", "order": 2, "status": "ok", "error": None, "raw": "raw/a",
-                "observed": {"outcome": "respawned", "answered_again_s": 0.3, "whole_again_s": 1.2},
+                "observed": {
+                    "answer": "RemoteDisconnected", "outcome": "respawned", "answered_again_s": 0.3,
+                    "whole_again_s": 1.2, "workers_before": 4, "workers_after": 4,
+                },
                 "timeline": [[-1.0, 10, 0], [0.0, 10, 0], [1.0, 5, 2], [2.0, 10, 0]],
                 "ok_per_s_before": 10.0, "kept": 1.0, "outage_s": 0, "failures_after": 2,
             },
