@@ -44,6 +44,7 @@ from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
 import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
+import webui
 from labcore import defaults, matrix, protocol
 from labcore.scenarios import SCENARIOS, Scenario
 
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 COMPOSE_FILE = matrix.compose_file(Path(__file__).parent)
 SERVERS = matrix.names(COMPOSE_FILE)
 DEFAULT_TARGET = "gunicorn-sync" if "gunicorn-sync" in SERVERS else SERVERS[0]
+webui.register(COMPOSE_FILE, DEFAULT_TARGET)
 
 
 def _milliseconds(text: str) -> int:
@@ -82,8 +84,9 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         choices=SERVERS,
         default=DEFAULT_TARGET,
         env_var="LOCUST_TARGET",
-        include_in_web_ui=True,
-        help="Server under test, from compose.yaml; leave Host empty to use it",
+        # The web UI chooses by Host instead (its "Server under load" list, webui.py).
+        include_in_web_ui=False,
+        help="Server under test, from compose.yaml (an explicit --host wins)",
     )
     parser.add_argument(
         "--io-ms",

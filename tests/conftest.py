@@ -7,7 +7,9 @@ exactly; a test without one stops the collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from labbench import native
 from labcore import matrix
-from tests.support.docker import Stack, compose, require_docker
+from tests.support.docker import Stack, compose, isolate, require_docker
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 # Chromium talks to nothing but the page under test.
@@ -34,6 +36,11 @@ CHROMIUM_ARGS = [
 KINDS = ("unit", "native", "docker")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module reads the matrix: its ports are the test stack's.
+    isolate()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test says what it needs (pyproject.toml's markers), so that the
     lanes (`-m "not native and not docker"`, `-m docker`) are exact."""
@@ -46,18 +53,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_stack() -> Iterator[Stack]:
-    """The whole lab built and up (every server healthy), taken down afterwards
-    unless it was already running before the tests."""
+def lab_stack(pytestconfig: pytest.Config) -> Iterator[Stack]:
+    """The tests' own lab (project flask-serving-lab-tests) built and up, every
+    server healthy; taken down afterwards unless it was already running."""
     require_docker()
+    say = _announcer(pytestconfig)
     was_running = bool(compose("ps", "--quiet").stdout.strip())
-    compose("build")
-    compose("up", "--detach", "--wait", "--wait-timeout", "300")
+    with say("1/2 building the images (docker compose build; minutes the first time)"):
+        compose("build")
+    with say("2/2 starting every service and waiting until each is healthy (up --wait)"):
+        compose("up", "--detach", "--wait", "--wait-timeout", "300")
     try:
         yield Stack()
     finally:
         if not was_running:
-            compose("down", "--timeout", "10", check=False)
+            with say("taking the test stack down"):
+                compose("down", "--timeout", "10", check=False)
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], contextlib.AbstractContextManager[None]]:
+    """Progress lines for the long Docker setup, on the terminal even while pytest captures output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    @contextlib.contextmanager
+    def say(step: str) -> Iterator[None]:
+        started = time.monotonic()
+        if reporter is not None:
+            reporter.write_line(f"[test stack] {step} ...")
+        yield
+        if reporter is not None:
+            reporter.write_line(f"[test stack] {step.split(' (')[0]}: done in {time.monotonic() - started:.0f} s")
+
+    return say
 
 
 @pytest.fixture(scope="session")

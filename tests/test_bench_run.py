@@ -10,9 +10,11 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,17 +143,16 @@ def test_missing_or_corrupt_run_folders_are_clear_errors(tmp_path: Path, command
 
 
 @pytest.mark.docker
-def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`docker compose run --rm bench --quick`, on two servers to keep CI short."""
+def test_quick_run_through_compose(lab_stack: object, tmp_path: Path) -> None:
+    """`docker compose run --rm bench --quick`, as README says it, with no ids
+    given, on two servers to keep CI short: the report is yours."""
     servers = ["gunicorn-sync", "gevent-pywsgi"]
-    # Files in the results folder belong to whoever runs the tests.
-    monkeypatch.setenv("LAB_UID", str(os.getuid()))
-    monkeypatch.setenv("LAB_GID", str(os.getgid()))
     compose("--profile", "bench", "build", "bench")
     volume = f"{tmp_path}:/lab/results"
     compose("run", "--rm", "--volume", volume, "bench", "--quick", "--servers", ",".join(servers), timeout=600)
     folder = only_run(tmp_path)
     check_report(folder, servers, ["hello", "io"], [16], 1)
+    assert {path.stat().st_uid for path in [folder, *folder.iterdir()]} == {os.getuid()}
     results = json.loads((folder / "results.json").read_text())
     assert results["run"]["mode"] == "docker"
     assert results["run"]["limits"]["identical"] and results["run"]["limits"]["cpus"] == "1"
@@ -159,6 +160,24 @@ def test_quick_run_through_compose(lab_stack: object, tmp_path: Path, monkeypatc
     images = results["run"]["images"]
     assert all(re.fullmatch(r"[0-9a-f]{64}", images[name] or "") for name in ("app", "bench")), images
     assert images["app"] != images["bench"]
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_results_folder_of_any_user_gets_that_user_s_report(lab_stack: object) -> None:
+    """A user whose uid is neither root nor the image's: the same plain command works for them."""
+    folder = Path(tempfile.mkdtemp(prefix="lab-results-"))  # beside, not under, root's pytest folders
+    try:
+        os.chown(folder, 4242, 4343)
+        compose("--profile", "bench", "build", "bench")
+        flags = ["--quick", "--servers", "gunicorn-sync", "--scenarios", "hello"]
+        compose("run", "--rm", "--volume", f"{folder}:/lab/results", "bench", *flags, timeout=600)
+        run = only_run(folder)
+        written = [run, *run.rglob("*"), folder / "index.html"]
+        assert {(path.stat().st_uid, path.stat().st_gid) for path in written} == {(4242, 4343)}
+        assert (run / "report.html").is_file()
+    finally:
+        shutil.rmtree(folder)
 
 
 # --- native mode's CPUs -----------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import threading
 import time
@@ -281,8 +280,6 @@ def test_faults_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: 
     """The same experiments in containers: a crashed or stopped dev server now
     comes back through Compose's restart policy, and the report says so."""
     servers = ["gunicorn-sync", "flask-dev"]
-    monkeypatch.setenv("LAB_UID", str(os.getuid()))
-    monkeypatch.setenv("LAB_GID", str(os.getgid()))
     compose("--profile", "bench", "build", "bench")
     found = []
     try:

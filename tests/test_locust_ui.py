@@ -1,6 +1,6 @@
 """Locust's web UI in a real browser, against the real Compose stack.
 
-A person's path through it: pick a server in the Target dropdown and a
+A person's path through it: pick a server in the "Server under load" list and a
 scenario in the class picker, start, watch requests come in, stop. The run
 goes through the stack's master and worker, so it also proves the target
 travels to the workers: the chosen server's container must be the one that
@@ -19,10 +19,11 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from labcore import matrix
 from tests.support import ARTIFACTS
+from tests.support.docker import locust_url
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
-LOCUST_URL = "http://127.0.0.1:8089"
+LOCUST_URL = locust_url()
 SCREENSHOT = ARTIFACTS / "locust-ui.png"  # the running test
 FORM_SCREENSHOT = ARTIFACTS / "locust-ui-form.png"  # the form, filled in
 
@@ -92,25 +93,48 @@ def _cell(page: Page, row: str, column: str) -> Locator:
     return table.locator("tr", has_text=row).locator("td").nth(headers.index(column))
 
 
+def test_the_start_form_shows_the_two_choices_and_asks_for_nothing_else(
+    browser: Browser, lab_stack: object, page: Page
+) -> None:
+    """What a newcomer sees first: the server and the scenario in plain sight,
+    with a first run's defaults, and no notice about a Host to fill in."""
+    form = _open_start_form(page)
+    servers = page.locator("#lab-server-select")
+    expect(servers).to_be_visible()
+    offered = [value for value in servers.locator("option").evaluate_all("options => options.map(o => o.value)")]
+    assert offered == [server.compose_url for server in matrix.load()]
+    expect(servers).to_have_value(form.locator("input[name=host]").input_value())
+    # Locust's notice for an empty Host (it must have nothing to warn about).
+    expect(page.get_by_text("has no host attribute set")).to_have_count(0)
+    expect(form.locator("input[name=userCount]")).to_have_value("32")
+    picker = page.locator("table", has=page.locator("input[type=checkbox]"))
+    expect(picker).to_be_visible()
+    ticked = picker.locator("tbody tr", has=page.locator("input[type=checkbox]:checked"))
+    expect(ticked).to_have_count(1)
+    expect(ticked).to_contain_text("Io")
+
+
 def test_start_and_stop_a_run_from_the_web_ui(browser: Browser, lab_stack: object, page: Page) -> None:
     form = _open_start_form(page)
 
     # The class picker (a table of checkboxes beside the form, not in it)
-    # starts with every scenario ticked: untick all, tick one.
+    # starts with one scenario ticked, once the lab's script has run: swap it
+    # for the one of this test.
     picker = page.locator("table", has=page.locator("input[type=checkbox]"))
-    picker.locator("tr").first.locator("input[type=checkbox]").uncheck()
-    picker.locator("tr", has_text=SCENARIO).locator("input[type=checkbox]").check()
+    expect(picker.locator("tbody input[type=checkbox]:checked")).to_have_count(1)
+    for row in picker.locator("tbody tr").all():
+        wanted = row.get_by_text(SCENARIO, exact=True).count() == 1
+        row.locator("input[type=checkbox]").set_checked(wanted)
+    expect(picker.locator("tbody input[type=checkbox]:checked")).to_have_count(1)
     form.locator("input[name=userCount]").fill(str(USERS))
     form.locator("input[name=spawnRate]").fill(str(USERS))
-    # An explicit host would override the target (and filling in an empty
-    # one trips the form's URL check), so it must start out empty.
-    expect(form.locator("input[name=host]")).to_have_value("")
+    # The server list writes the chosen server's address into the Host.
+    page.locator("#lab-server-select").select_option(matrix.get(TARGET).compose_url)
+    expect(form.locator("input[name=host]")).to_have_value(matrix.get(TARGET).compose_url)
     form.get_by_text("Advanced options").click()
     # A bound in case this test dies before it presses Stop.
     form.locator("input[name=runTime]").fill("60s")
-    form.get_by_text("Custom parameters").click()
-    target = form.locator("select[name=target]")
-    target.select_option(TARGET)
+    target = page.locator("#lab-server-select")
 
     ARTIFACTS.mkdir(exist_ok=True)
     target.scroll_into_view_if_needed()
@@ -123,6 +147,8 @@ def test_start_and_stop_a_run_from_the_web_ui(browser: Browser, lab_stack: objec
     # Current RPS lags behind the count; wait for it so the screenshot shows a test in full swing.
     expect(_cell(page, "Aggregated", "Current RPS")).not_to_have_text("0", timeout=30_000)
     running = _wait_for_stats(page, lambda stats: stats["user_count"] == USERS, f"{USERS} users")
+    # The header names the server under load (Locust shows the Host there).
+    expect(page.locator("header")).to_contain_text(f"http://{TARGET}:")
     page.screenshot(path=SCREENSHOT)
 
     page.get_by_role("button", name="Stop", exact=True).click()

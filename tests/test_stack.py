@@ -7,9 +7,13 @@ without one when LAB_REQUIRE_DOCKER=1.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +123,11 @@ def test_every_server_gets_the_same_image_and_limits(lab_stack: Stack) -> None:
 #: Every service of the lab: what `up` starts, and bench (profile bench), which `run` starts.
 SERVICES = [*(s.name for s in SERVERS), "upstream", "locust", "locust-worker", "bench"]
 
+#: Who owns the bench container's results folder in the hardening test.
+BENCH_OWNER = 4242
+# What the bench container's entry point does first.
+BECOME_OWNER = "from pathlib import Path\nfrom labbench import owner\nowner.become_owner(Path('/lab/results'))\n"
+
 # Run inside a container: what its processes may do, as the kernel sees it.
 # (cgroup v2 paths first, then v1.)
 INSIDE = r"""
@@ -152,17 +161,23 @@ def docker(*args: str, stdin: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def bench_container(lab_stack: Stack) -> Iterator[str]:
-    """A bench container as `docker compose run bench` makes one, idling so it can be inspected."""
+    """A bench container as `docker compose run bench` makes one, idling so it
+    can be inspected, its results folder owned by someone other than root."""
     name = "flask-serving-lab-bench-hardening"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+    results = Path(tempfile.mkdtemp(prefix="lab-results-"))
+    if os.geteuid() == 0:
+        os.chown(results, BENCH_OWNER, BENCH_OWNER)
     compose("--profile", "bench", "build", "bench")
     compose(
-        "--profile", "bench", "run", "--detach", "--no-deps", "--name", name, "--entrypoint", "sleep", "bench", "600"
+        *("--profile", "bench", "run", "--detach", "--no-deps", "--name", name),
+        *("--volume", f"{results}:/lab/results", "--entrypoint", "sleep", "bench", "600"),
     )
     try:
         yield name
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+        shutil.rmtree(results)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -181,13 +196,25 @@ def test_every_container_is_hardened_and_limited(
     assert "no-new-privileges:true" in host["SecurityOpt"], host["SecurityOpt"]
     assert host["Memory"] > 0, f"{service} has no memory limit"
     assert (host["PidsLimit"] or 0) > 0, f"{service} has no pids limit"
-    assert info["Config"]["User"].split(":")[0] not in ("", "root", "0"), info["Config"]["User"]
     for port, bindings in (host["PortBindings"] or {}).items():
         assert all(b["HostIp"] == "127.0.0.1" for b in bindings), f"{service} publishes {port} beyond loopback"
+    script = INSIDE
+    if service == "bench":
+        # bench starts as root with two capabilities, only to become the
+        # owner of the results folder (labbench.owner) before anything runs.
+        assert info["Config"]["User"] == "0:0" and sorted(host["CapAdd"]) == ["CAP_SETGID", "CAP_SETUID"], host
+        script = BECOME_OWNER + INSIDE
+        bounding = 1 << 6 | 1 << 7  # CAP_SETGID, CAP_SETUID
+    else:
+        assert host["CapAdd"] is None, host["CapAdd"]
+        assert info["Config"]["User"].split(":")[0] not in ("", "root", "0"), info["Config"]["User"]
+        bounding = 0
 
-    inside = json.loads(docker("exec", "-i", container, "python", "-", stdin=INSIDE))
+    inside = json.loads(docker("exec", "-i", container, "python", "-", stdin=script))
     assert inside["uid"] != 0, inside
-    assert inside["cap_bounding"] == 0 and inside["cap_effective"] == 0, inside
+    if service == "bench" and os.geteuid() == 0:
+        assert inside["uid"] == BENCH_OWNER, inside
+    assert inside["cap_bounding"] == bounding and inside["cap_effective"] == 0, inside
     assert inside["no_new_privs"] == "1", inside
     assert "ro" in inside["root_mount"], inside
     assert inside["memory_limit"] == str(host["Memory"]), inside

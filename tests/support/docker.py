@@ -9,15 +9,49 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from tests.support import ROOT
 
 REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"
+
+#: The tests' own Compose project: `bash tests/run` never recreates, stops or
+#: takes down the containers of a lab someone is using beside it.
+PROJECT = "flask-serving-lab-tests"
+#: ... and its own host ports: each service's default plus this.
+PORT_OFFSET = 10000
+_PORT_KNOB = re.compile(r"\$\{(LAB_\w+_PORT):-(\d+)\}")
+
+
+def isolate() -> dict[str, str]:
+    """Point Compose and the matrix at the test stack (this process and its children).
+
+    Every port knob of compose.yaml moves by :data:`PORT_OFFSET`, whatever the
+    environment says, so that a lab moved with the same knobs never collides."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    # Only the knobs of published ports (LAB_LISTEN_PORT is the one inside the container).
+    published = " ".join(str(port) for service in services.values() for port in service.get("ports", []))
+    settings = {"COMPOSE_PROJECT_NAME": PROJECT}
+    settings |= {knob: str(int(default) + PORT_OFFSET) for knob, default in _PORT_KNOB.findall(published)}
+    os.environ.update(settings)
+    return settings
+
+
+def locust_url() -> str:
+    """Where the test stack's Locust web UI answers."""
+    return f"http://127.0.0.1:{os.environ.get('LAB_LOCUST_PORT', '8089')}"
+
+
+def default_port(port: int) -> int:
+    """The port a user's lab publishes where the test stack publishes ``port``
+    (one that :func:`isolate` did not move, such as a new server's, is its own)."""
+    return port - PORT_OFFSET if port > PORT_OFFSET else port
 
 
 def docker_unavailable() -> str | None:

@@ -62,9 +62,9 @@ def new_run_folder(output: Path) -> Path:
 def _as_owner(output: Path) -> str:
     """The command that runs labbench as the owner of ``output``, where another user owns it.
 
-    In the bench container, ./results is a bind mount that belongs to whoever
-    cloned the lab; the container runs as LAB_UID:LAB_GID (1000 by default),
-    without the capabilities that would let it write elsewhere or change user.
+    In the bench container, labbench runs as the owner of ./results
+    (labbench.owner), unless LAB_UID/LAB_GID chose someone else: then, or
+    natively, this names the ids that would work.
     """
     try:
         owner = output.stat()
