@@ -272,10 +272,10 @@ def slots_text(server: TimelineServer | None) -> str:
     if server is None:
         return "unknown slots"
     if server.slots is None:
-        return "no bound on its slots"
+        return "unbounded slots"
     factors = server.slot_factors or [server.slots]
     shape = " × ".join(map(str, factors))
-    return f"{server.slots} slots" + (f" ({shape})" if len(factors) > 1 else "")
+    return f"{server.slots} slot{'' if server.slots == 1 else 's'}" + (f" ({shape})" if len(factors) > 1 else "")
 
 
 def findings(burst: Burst, server: TimelineServer | None) -> list[str]:
@@ -293,7 +293,8 @@ def findings(burst: Burst, server: TimelineServer | None) -> list[str]:
     elif server and server.slots is not None and s.most_at_once > server.slots:
         said.append(f"{burst.server} ran {s.most_at_once} requests at once, more than the {label} its label counts.")
     else:
-        said.append(f"{burst.server} ran {s.most_at_once} of {s.requests} requests at once, as its {label} allow.")
+        verb = "allows" if server and server.slots == 1 else "allow"
+        said.append(f"{burst.server} ran {s.most_at_once} of {s.requests} requests at once, as its {label} {verb}.")
     processes = "process" if s.pids == 1 else "processes"
     said.append(f"{s.slots_seen} serving slots in {s.pids} {processes} served the {s.ok} answered requests.")
     if s.took_s is not None:
