@@ -27,6 +27,7 @@ from tests.support.cli import labbench
 
 pytestmark = pytest.mark.unit
 
+
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file and folder under ``folder``, hidden ones too, with the sha256 of each file."""
     return {
@@ -63,9 +64,7 @@ COMPOSE_FILES = {
 }
 
 
-@pytest.mark.parametrize(
-    "args", [["--quick", "--native"], ["run", "--help"]], ids=["run", "run-help"]
-)
+@pytest.mark.parametrize("args", [["--quick", "--native"], ["run", "--help"]], ids=["run", "run-help"])
 @pytest.mark.parametrize("name", list(COMPOSE_FILES))
 def test_a_compose_file_that_is_no_server_matrix_is_named(tmp_path: Path, name: str, args: list[str]) -> None:
     text, message = COMPOSE_FILES[name]

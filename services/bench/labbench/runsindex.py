@@ -97,17 +97,23 @@ def render_index(output: Path) -> Path:
     previous: dict[str, tuple[str, str]] = {}  # run name -> (previous run's name, comparison's href)
     for before, after in itertools.pairwise(readable):
         href = f"{COMPARE_FOLDER}/{before.name}__{after.name}.html"
-        page = environment().get_template("compare.html").render(
-            css=stylesheet(),
-            before=before.name,
-            after=after.name,
-            table=_markdown_to_html(compare.compare(before.folder, after.folder)),
+        page = (
+            environment()
+            .get_template("compare.html")
+            .render(
+                css=stylesheet(),
+                before=before.name,
+                after=after.name,
+                table=_markdown_to_html(compare.compare(before.folder, after.folder)),
+            )
         )
         (output / COMPARE_FOLDER).mkdir(exist_ok=True)
         write_atomically(output / href, page)
         previous[after.name] = (before.name, href)
-    page = environment().get_template("index.html").render(
-        css=stylesheet(), entries=list(reversed(entries)), previous=previous, folder=output.name or str(output)
+    page = (
+        environment()
+        .get_template("index.html")
+        .render(css=stylesheet(), entries=list(reversed(entries)), previous=previous, folder=output.name or str(output))
     )
     path = output / "index.html"
     write_atomically(path, page)
