@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from flasklab import errors, faults, runtime, views
+from flasklab import errors, faults, runtime, timeline, views
 from labcore import protocol
 from labcore.defaults import MAX_MS
 
@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     runtime.init_app(app)
+    timeline.init_app(app)
     errors.init_app(app)
     app.register_blueprint(views.bp)
     if app.config["FAULT_ENDPOINTS"]:

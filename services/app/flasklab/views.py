@@ -12,6 +12,9 @@
 ``/usage``     CPU seconds, memory and limits of whatever is serving
 ``/packages``  the installed packages and their versions
 =============  ==========================================================
+
+Any of them, asked with ``X-Lab-Timeline: 1``, also tells where and when it
+ran the request, in a response header (``timeline.py``).
 """
 
 from __future__ import annotations

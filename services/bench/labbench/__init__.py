@@ -2,6 +2,7 @@
 
     labbench run [options]           run a matrix of servers × scenarios, write its report
     labbench [options]               the same: without a command, labbench runs the matrix
+    labbench timeline [options]      time a burst per server, request by request, and draw it
     labbench compare RUN_A RUN_B     put two runs side by side
     labbench report RUN              render a run's report again
 

@@ -1,4 +1,4 @@
-"""The command line: ``labbench run``, ``compare``, ``report`` and ``index``.
+"""The command line: ``labbench run``, ``timeline``, ``compare``, ``report`` and ``index``.
 
 ``labbench`` without a subcommand is ``labbench run``: ``labbench --quick``,
 ``python -m labbench --quick`` and ``docker compose run --rm bench --quick``
@@ -19,10 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, options, runner
+from labbench import BenchError, options, runner, timeline, timelinedata
 from labcore import matrix
 
-COMMANDS = ("run", "compare", "report", "index")
+COMMANDS = ("run", "timeline", "compare", "report", "index")
+#: What ``labbench timeline`` bursts by default: waiting, and CPU work.
+TIMELINE_SCENARIOS = ("io", "cpu")
+#: ``labbench timeline``'s bounds: a burst is a thread per request, and a short experiment.
+MAX_REQUESTS = 256
+MAX_WORK_MS = 10_000
 HELP = ("-h", "--help")
 
 Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
@@ -73,14 +78,26 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
     )
     if run_options:
         add_run_options(run)
+    add_timeline_options(
+        command(
+            "timeline",
+            main_timeline,
+            help="time a burst of concurrent requests per server, request by request, and draw it",
+            description="Send N concurrent requests to each server, one server and scenario at a time, record "
+            "when and where the server ran each one, and write timeline.json, report.html and an SVG per picture "
+            "in a new run folder.",
+            epilog="See docs/benchmarks.md and docs/concurrency.md.",
+        )
+    )
     compare = command(
         "compare", main_compare, help="put two runs side by side", description="Put two runs side by side."
     )
     compare.add_argument("before", metavar="RUN_A", type=Path, help="the run folder to compare from")
     compare.add_argument("after", metavar="RUN_B", type=Path, help="the run folder to compare with it")
     report = command(
-        "report", main_report, help="render a run's report again", description="Render a run's report again."
-    )
+        "report", main_report, help="render a run's report again",
+        description="Render a run's report again (a timeline run's too).",
+    )  # fmt: skip
     report.add_argument("run", metavar="RUN", type=Path, help="the run folder")
     index = command(
         "index",
@@ -94,6 +111,36 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
         help=f"the folder that holds the run folders (default: {options.DEFAULT_OUTPUT})",
     )  # fmt: skip
     return top
+
+
+def add_timeline_options(parser: argparse.ArgumentParser) -> None:
+    """``labbench timeline``'s flags, each with its default in its help."""
+    defaults = timeline.Settings(scenarios=list(TIMELINE_SCENARIOS))
+    flags: list[tuple[str, Callable[[str], Any] | None, Any, str, str | None]] = [
+        ("--servers", options.names(matrix.names), None, "comma-separated servers (default: all in compose.yaml)",
+         "A,B"),
+        ("--scenarios", options.names(lambda: timelinedata.SCENARIOS), defaults.scenarios,
+         f"comma-separated, from {', '.join(timelinedata.SCENARIOS)} (default: {','.join(defaults.scenarios)})",
+         "A,B"),
+        ("--requests", options.number(1, int, MAX_REQUESTS), defaults.requests,
+         f"concurrent requests per burst, at most {MAX_REQUESTS} (default: {defaults.requests})", "N"),
+        ("--io-ms", options.number(1, int, MAX_WORK_MS), defaults.io_ms,
+         f"sleep per io, upstream and async-io request, in ms (default: {defaults.io_ms})", "MS"),
+        ("--cpu-ms", options.number(1, int, MAX_WORK_MS), defaults.cpu_ms,
+         f"CPU time per cpu request, in ms (default: {defaults.cpu_ms})", "MS"),
+        ("--timeout", options.number(1, float, 600), defaults.timeout_s,
+         f"seconds each request may take before it is recorded as failed (default: {defaults.timeout_s:g})", "S"),
+        ("--output", Path, options.DEFAULT_OUTPUT,
+         f"folder that receives the run's folder (default: {options.DEFAULT_OUTPUT})", "DIR"),
+        ("--native", None, False, "run the servers' commands on loopback instead of using Compose (default: off)",
+         None),
+    ]  # fmt: skip
+    for flag, parse, default, text, metavar in flags:
+        name = flag[2:].replace("-", "_")
+        if parse is None:
+            parser.add_argument(flag, dest=name, action="store_true", default=default, help=text)
+        else:
+            parser.add_argument(flag, dest=name, type=parse, default=default, metavar=metavar, help=text)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,6 +187,15 @@ def main_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def main_timeline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    servers = [matrix.get(name) for name in args.servers or matrix.names()]
+    settings = timeline.Settings(args.scenarios, args.requests, args.io_ms, args.cpu_ms, args.timeout)
+    folder, _ = timeline.run(servers, settings, args.output, args.native)
+    _render(folder)
+    print(f"timeline: {folder / 'report.html'}")
+    return 0
+
+
 def main_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # Imported here, as the report is: a run starts without loading matplotlib.
     from labbench import compare
@@ -169,7 +225,9 @@ def _index(folder: Path) -> None:
 def _render(folder: Path) -> None:
     from labbench import report
 
-    for path in report.render(folder):
+    # A timeline run has its own file and page; every other run folder holds results.json.
+    is_timeline = (folder / timelinedata.FILE).is_file() and not (folder / "results.json").is_file()
+    for path in report.render_timeline(folder) if is_timeline else report.render(folder):
         print(f"wrote {path}")
 
 

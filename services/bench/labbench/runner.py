@@ -43,8 +43,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def new_run_folder(output: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+def new_run_folder(output: Path, suffix: str = "") -> Path:
+    """A new folder under ``output``, named by the time (and ``suffix``, e.g. ``-timeline``)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ") + suffix
     for suffix in itertools.count(1):
         folder = output / (stamp if suffix == 1 else f"{stamp}-{suffix}")
         try:

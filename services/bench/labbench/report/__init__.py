@@ -10,6 +10,8 @@ The modules build on each other in one direction only:
 * ``tables``: what the scenario and fault tables hold;
 * ``findings``: warnings, headlines and the method, in words;
 * ``charts`` and ``faultcharts``: the matplotlib figures, as inline SVG;
+* ``timelinecharts`` and ``timelinepage``: a timeline run's Gantt charts and
+  its own report.html (with every chart also as an SVG file);
 * ``markdown`` and ``html``: the two documents (``html`` fills the Jinja2
   templates in ``templates/``, package data);
 * this package: :func:`render`, which writes both.
@@ -23,10 +25,11 @@ from pathlib import Path
 from labbench.report.format import DASH
 from labbench.report.html import render_html
 from labbench.report.markdown import render_markdown
+from labbench.report.timelinepage import render_timeline
 from labbench.results import Results, load_results, write_atomically
 from labbench.stats import Row, summarize
 
-__all__ = ["DASH", "RENDERERS", "render", "render_html", "render_markdown"]
+__all__ = ["DASH", "RENDERERS", "render", "render_html", "render_markdown", "render_timeline"]
 
 RENDERERS: list[tuple[str, Callable[[Results, list[Row]], str]]] = [
     ("report.html", render_html),
