@@ -47,7 +47,7 @@ ARCHITECTURE = DOCS / "architecture.md"
 MODELS = DOCS / "models.md"
 RESULTS = DOCS / "results.md"
 #: The run docs/results.md shows; docs/images/charts.py draws its charts from it.
-RESULTS_RUN = DOCS / "images" / "2026-11-21T231711Z-results.json"
+RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
 GUIDE = "## Add a server in 3 steps"
 MODELS_ALLOWED = {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}
 # Set by native mode only; every server has them, so no section needs to name them.

@@ -12,7 +12,7 @@ import pytest
 
 from labbench.report import render
 from labbench.runsindex import render_index
-from tests.support import bench_fixtures
+from tests.support import bench_fixtures, timeline_fixtures
 from tests.support.cli import labbench
 
 pytestmark = pytest.mark.unit
@@ -116,3 +116,17 @@ def test_the_cli_writes_the_index_and_names_a_missing_folder(output: Path, tmp_p
     missing = labbench("index", str(tmp_path / "nowhere"), timeout=60)
     assert missing.returncode == 2
     assert "FOLDER:" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_timeline_runs_have_their_own_table_after_the_benchmark_runs(output: Path) -> None:
+    timeline_fixtures.write_run(output / "2026-12-01T100000Z-timeline")
+    broken = output / "2026-12-01T110000Z-timeline"
+    broken.mkdir()
+    (broken / "timeline.json").write_text("{")
+    page = _parse(render_index(output))
+    timelines = page.rows[page.rows.index("RunStartedWhat") + 1 :]
+    assert [row.split()[0] for row in timelines] == ["2026-12-01T110000Z-timeline", "2026-12-01T100000Z-timeline"]
+    assert "unreadable:" in timelines[0]
+    assert "3 servers" in timelines[1] and "8 concurrent requests per burst" in timelines[1]
+    # Not among the benchmark runs, and no comparison of a timeline with anything.
+    assert not any("timeline" in href for href in page.hrefs if href.startswith("compare/"))

@@ -207,7 +207,7 @@ def test_the_words_say_where_a_label_is_contradicted(fixture: Timelines) -> None
     said = findings(burst(fixture, "gunicorn-gthread"), fixture.servers["gunicorn-gthread"])
     assert said[0] == (
         "gunicorn-gthread ran at most 2 of 8 requests at once, though its label promises 8 slots (4 × 2): "
-        "it never ran 8 together."
+        "it never ran 8 together in the io burst."
     )
     assert "1 process served" in said[1] and "2 serving slots" in said[1]
     assert "4.0× the ideal 0.50 s" in said[2]

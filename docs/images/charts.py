@@ -28,7 +28,7 @@ from labbench.stats import summarize
 HERE = Path(__file__).resolve().parent
 #: The run docs/results.md shows: a byte-for-byte copy of its results.json
 #: (results/ is not committed).
-RUN = HERE / "2026-11-21T231711Z-results.json"
+RUN = HERE / "2026-12-01T102246Z-results.json"
 
 
 def _slug(text: str) -> str:

@@ -110,9 +110,50 @@ def model(environ: dict[str, Any]) -> str:
         unit = "threads"
     else:
         unit = "single"
-    if environ.get("wsgi.multiprocess"):
+    if environ.get("wsgi.multiprocess") or one_of_several_workers():
         return "processes" if unit == "single" else f"processes+{unit}"
     return unit
+
+
+_several: dict[int, bool] = {}
+
+
+def one_of_several_workers() -> bool:
+    """Whether this process is one of several workers under a master.
+
+    Granian sets ``wsgi.multiprocess`` to false whatever its ``--workers``;
+    the process tree tells. (A master that forks one worker, as gunicorn
+    with ``--workers 1``, runs one process of requests: not several.)
+    Worked out once per process: a server's worker count is its config.
+    """
+    pid = os.getpid()
+    if pid not in _several:
+        root = server_root()
+        me = psutil.Process().cmdline()
+        # Siblings that run what this process runs: workers, not a pipe's other end.
+        twins = [child for child in _worker_children(root) if _cmdline(child) == me]
+        _several[pid] = root.pid != pid and len(twins) > 1
+    return _several[pid]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _worker_children(root: psutil.Process) -> list[psutil.Process]:
+    """The master's live children that run the server (not helpers such as
+    multiprocessing's resource tracker)."""
+    workers = []
+    for child in root.children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:
+            continue
+    return workers
 
 
 def server_root() -> psutil.Process:
@@ -142,16 +183,9 @@ def census() -> dict[str, Any]:
     worker pids under the same top process mean a master respawned them; a
     new start time means the whole server was restarted from outside."""
     root = server_root()
-    workers = []
-    for child in root.children():
-        try:
-            # A killed worker lingers as a zombie until its master reaps it:
-            # it is gone, whatever the process table still says.
-            if child.status() != psutil.STATUS_ZOMBIE:
-                workers.append(child.pid)
-        except psutil.Error:
-            continue
-    workers.sort()
+    # A killed worker lingers as a zombie until its master reaps it: it is
+    # gone, whatever the process table still says.
+    workers = sorted(child.pid for child in _worker_children(root))
     return {"pid": root.pid, "started": root.create_time(), "workers": workers}
 
 

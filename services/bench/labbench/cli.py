@@ -192,6 +192,10 @@ def main_timeline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     settings = timeline.Settings(args.scenarios, args.requests, args.io_ms, args.cpu_ms, args.timeout)
     folder, _ = timeline.run(servers, settings, args.output, args.native)
     _render(folder)
+    try:
+        _index(folder.parent)
+    except BenchError as error:
+        print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
     print(f"timeline: {folder / 'report.html'}")
     return 0
 

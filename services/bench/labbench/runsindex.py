@@ -1,6 +1,7 @@
 """``results/index.html``: the front page of every run in a results folder.
 
-One line per run folder, newest first: when it started, its mode and plan,
+One line per run folder, newest first (and, in a table of their own, the
+``labbench timeline`` folders): when it started, its mode and plan,
 how it ended (finished or not, its cells by status), and links to its report
 and to a comparison with the run before it. ``labbench run`` rewrites the
 index after each run; ``labbench index [FOLDER]`` rewrites it on demand.
@@ -25,6 +26,8 @@ from labbench import BenchError, compare
 from labbench.report.html import environment, stylesheet
 from labbench.results import Results, load_results, write_atomically
 from labbench.stats import TIMES
+from labbench.timelinedata import FILE as TIMELINE_FILE
+from labbench.timelinedata import Timelines, load_timelines
 
 COMPARE_FOLDER = "compare"
 
@@ -84,6 +87,43 @@ def runs(output: Path) -> list[Entry]:
     return sorted(entries, key=lambda entry: (entry.started_at or entry.name, entry.name))
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One ``labbench timeline`` folder, as the index lists it."""
+
+    folder: Path
+    timelines: Timelines | None  # None: unreadable, see ``problem``
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def shape(self) -> str:
+        if self.timelines is None:
+            return f"unreadable: {self.problem}"
+        run = self.timelines.run
+        return (
+            f"{len(run.servers)} servers {TIMES} {', '.join(run.scenarios)}, "
+            f"{run.requests} concurrent requests per burst, {run.mode}"
+        )
+
+    def has(self, name: str) -> bool:
+        return (self.folder / name).is_file()
+
+
+def timeline_runs(output: Path) -> list[TimelineEntry]:
+    """Every timeline folder under ``output`` (a folder with a timeline.json), newest first."""
+    entries = []
+    for folder in sorted(path for path in Path(output).iterdir() if (path / TIMELINE_FILE).is_file()):
+        try:
+            entries.append(TimelineEntry(folder, load_timelines(folder)))
+        except BenchError as error:
+            entries.append(TimelineEntry(folder, None, str(error)))
+    return list(reversed(entries))
+
+
 def _markdown_to_html(text: str) -> Markup:
     # Raw HTML in the Markdown (a server named "<b>") is escaped, never passed through.
     return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
@@ -113,7 +153,13 @@ def render_index(output: Path) -> Path:
     page = (
         environment()
         .get_template("index.html")
-        .render(css=stylesheet(), entries=list(reversed(entries)), previous=previous, folder=output.name or str(output))
+        .render(
+            css=stylesheet(),
+            entries=list(reversed(entries)),
+            previous=previous,
+            timelines=timeline_runs(output),
+            folder=output.name or str(output),
+        )
     )
     path = output / "index.html"
     write_atomically(path, page)

@@ -288,7 +288,7 @@ def findings(burst: Burst, server: TimelineServer | None) -> list[str]:
     if s.most_at_once < s.expected_at_once:
         said.append(
             f"{burst.server} ran at most {s.most_at_once} of {s.requests} requests at once, though its label "
-            f"promises {label}: it never ran {s.expected_at_once} together."
+            f"promises {label}: it never ran {s.expected_at_once} together in the {burst.scenario} burst."
         )
     elif server and server.slots is not None and s.most_at_once > server.slots:
         said.append(f"{burst.server} ran {s.most_at_once} requests at once, more than the {label} its label counts.")

@@ -22,6 +22,14 @@ PALETTE = [
     "#ff9da7",
     "#9c755f",
     "#bab0ac",
+    # Beyond Tableau 10, so that thirteen servers and a few more stay apart;
+    # appended, so that a run of ten keeps the colours it always had.
+    "#17becf",
+    "#2f4b7c",
+    "#bcbd22",
+    "#a05195",
+    "#637939",
+    "#8c6d31",
 ]
 ALERT = "#b91c1c"
 INK = "#1f2937"
