@@ -36,9 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+import flask
 import flask.cli
 import pytest
 from werkzeug.serving import make_server
@@ -741,6 +743,46 @@ def test_c12_jsonify_and_json_dumps_send_the_same_response(lab: Lab) -> None:
             samples.append(timed(lambda path=path: get(url + path)))
     for path, samples in took.items():
         note(12, f"gunicorn-sync: GET {path}, median of 300 interleaved, ms", statistics.median(samples) * 1000)
+
+
+@dataclass
+class _Point:
+    x: int
+    y: int
+
+
+#: Values a view may well return, which json.dumps cannot serialise and Flask's provider can.
+JSON_TYPES: dict[str, Any] = {
+    "date": datetime(2026, 12, 1, tzinfo=UTC),
+    "decimal": Decimal("1.10"),
+    "uuid": uuid.UUID(int=1),
+    "dataclass": _Point(1, 2),
+}
+
+
+@pytest.mark.parametrize("kind", list(JSON_TYPES))
+def test_c12_the_difference_is_the_types_jsonify_serialises(kind: str) -> None:
+    """The bytes match only because /json-dumps copies jsonify's arguments; what
+    really differs is what each can serialise: json.dumps raises, and a view
+    that uses it answers 500 where jsonify answers 200."""
+    demo = flask.Flask("c12")
+    value = JSON_TYPES[kind]
+
+    @demo.get("/jsonify")
+    def by_jsonify() -> flask.Response:
+        return flask.jsonify(value=value)
+
+    @demo.get("/dumps")
+    def by_dumps() -> flask.Response:
+        return demo.response_class(json.dumps({"value": value}), mimetype="application/json")
+
+    client = demo.test_client()
+    served = client.get("/jsonify")
+    note(12, f"jsonify of a {kind}", served.get_data(as_text=True).strip())
+    assert served.status_code == 200 and "value" in served.get_json()
+    with pytest.raises(TypeError):
+        json.dumps(value)
+    assert client.get("/dumps").status_code == 500
 
 
 # --- 13. Flask's logger records every request -------------------------------------
