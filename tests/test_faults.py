@@ -246,6 +246,15 @@ def test_stop_gunicorn_finishes_in_flight_requests_the_dev_server_drops_them(nat
 
 
 @pytest.mark.native
+def test_stop_gevent_pywsgi_finishes_in_flight_requests(tmp_path: Path) -> None:
+    """The launcher gives requests in flight its grace period, not gevent's
+    1-second stop_timeout, which used to kill all four (docs/faults.md)."""
+    cell = fault_run(tmp_path, "gevent-pywsgi", "--faults", "stop")["faults"][0]
+    seen = observed(cell)
+    assert seen["completed"] == seen["in_flight"] == faults.PROBES, seen
+
+
+@pytest.mark.native
 def test_slow_clients_starve_sync_workers_but_not_a_thread_per_request(native_faults) -> None:
     gunicorn = native_faults["gunicorn-sync", "slow-clients"]
     dev = native_faults["flask-dev", "slow-clients"]

@@ -28,6 +28,9 @@ def main() -> None:
         "--no-access-log", action="store_true", help="do not log each request (the upstream service uses this)"
     )
     parser.add_argument("--nagle", action="store_true", help="leave Nagle's algorithm on, as pywsgi ships (see below)")
+    parser.add_argument(
+        "--grace", type=float, default=8.0, help="seconds requests in flight get to finish after SIGTERM (8)"
+    )
     args = parser.parse_args()
     log = None if args.no_access_log else "default"
     server = WSGIServer((args.host, args.port), app, spawn=Pool(args.connections), log=log)
@@ -39,9 +42,13 @@ def main() -> None:
         # TCP_NODELAY on its listener; so does this launcher (accepted
         # connections inherit it). docs/concurrency.md shows the difference.
         server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    # Stop accepting on SIGTERM and give requests in flight a moment to finish.
-    gevent.signal_handler(signal.SIGTERM, server.stop, 5)
-    server.serve_forever()
+    # On SIGTERM, stop accepting and give requests in flight the grace period
+    # (under Compose's 10 s stop_grace_period). Both calls matter: the handler's
+    # stop ends serve_forever, whose own stop would otherwise kill every
+    # handler after stop_timeout's default of 1 s, whatever the handler asked.
+    server.stop_timeout = args.grace
+    gevent.signal_handler(signal.SIGTERM, server.stop)
+    server.serve_forever(stop_timeout=args.grace)
 
 
 if __name__ == "__main__":
