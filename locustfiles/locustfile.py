@@ -14,10 +14,11 @@ Choosing what to run:
 * the scenario: in the web UI, the class picker (the lab's master runs with
   ``--class-picker``); headless, name the classes as arguments, e.g.
   ``locust -f locustfile.py --headless -u 50 -t 1m Io``.
-* the server: ``--target`` (a dropdown in the web UI) lists every server in
-  compose.yaml and sends the load to ``http://<target>:8000`` on the Compose
-  network. A host given explicitly (``--host`` or the web UI's Host field)
-  wins, which is how tests and native runs point Locust at loopback.
+* the server: in the web UI, the "Server under load" list (webui.py), which
+  fills the Host with the server's address on the Compose network;
+  headless, ``--target`` names a server of compose.yaml and sends the load
+  to ``http://<target>:8000``. A host given explicitly (``--host``) wins,
+  which is how tests and native runs point Locust at loopback.
 * the work per request: ``--io-ms`` (``/io``, ``/upstream``, ``/async-io``)
   and ``--cpu-ms`` (``/cpu``).
 * ``--warmup S``: statistics are reset S seconds into the test, so that they

@@ -3,7 +3,7 @@
 * docs/architecture.md's "Add a server in 3 steps" is followed to the letter:
   its example service goes into a copy of compose.yaml, and the new server
   must then be in the matrix, among the Locust ``--target`` choices (the web
-  UI's dropdown), in labbench's plan and in a report.
+  UI's server list), in labbench's plan and in a report.
 * Every server in compose.yaml has its section in docs/models.md, linking
   its own documentation and naming its knobs.
 * Every relative link in README.md and docs/*.md points at a file that exists.
@@ -195,7 +195,7 @@ def test_the_example_joins_the_matrix(example: Example, compose_copy: Path) -> N
 
 
 def test_the_example_is_a_locust_target(example: Example, compose_copy: Path) -> None:
-    """``--target`` is the web UI's dropdown: its choices come from the matrix when the locustfile loads."""
+    """``--target`` (headless) and the web UI's server list take their choices from the matrix."""
 
     def accepted(compose_file: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
