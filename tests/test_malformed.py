@@ -150,16 +150,22 @@ def connect(target: Target) -> socket.socket:
     return socket.create_connection(target.address, timeout=CONNECT_TIMEOUT)
 
 
-def send(sock: socket.socket, payload: bytes) -> None:
+def send(sock: socket.socket, payload: bytes, piece: int = 0) -> None:
+    """Send ``payload`` at once, or in pieces of ``piece`` bytes with a pause between them."""
     # The server may close before the payload ends; its reply is still read.
     with suppress(OSError):
-        sock.sendall(payload)
+        if not piece:
+            sock.sendall(payload)
+            return
+        for start in range(0, len(payload), piece):
+            sock.sendall(payload[start : start + piece])
+            time.sleep(PIECE_PAUSE)
 
 
-def exchange(target: Target, payload: bytes, *, end_input: bool = False) -> Reply:
+def exchange(target: Target, payload: bytes, *, end_input: bool = False, piece: int = 0) -> Reply:
     """Send ``payload`` on a fresh connection (then EOF if ``end_input``) and read the reply."""
     with connect(target) as sock:
-        send(sock, payload)
+        send(sock, payload, piece)
         if end_input:
             with suppress(OSError):  # already closed by the server
                 sock.shutdown(socket.SHUT_WR)
@@ -191,6 +197,9 @@ def assert_healthy(target: Target) -> None:
 # --- the cases -------------------------------------------------------------------
 
 HOST = b"Host: lab\r\n"
+#: Long heads go in pieces of a TCP window's size, far apart enough for each to be its own read.
+LONG_HEAD_PIECE = 16384
+PIECE_PAUSE = 0.05
 
 
 def request(line: bytes, *headers: bytes, body: bytes = b"") -> bytes:
@@ -207,6 +216,12 @@ class Case:
     kind: str = "malformed"
     #: Send EOF after the payload, as a client that gives up writing does.
     end_input: bool = False
+    #: Send the payload in pieces of this many bytes (0: at once). A long head
+    #: crosses a real network in many segments, so the server reads it in
+    #: several reads: h11 refuses a head still incomplete after 16 KiB, but
+    #: serves the same head when one read brings it whole, which on loopback
+    #: or Docker's proxy happens only sometimes.
+    piece: int = 0
 
 
 CASES = [
@@ -221,7 +236,7 @@ CASES = [
         "tls-client-hello", bytes.fromhex("160301") + struct.pack(">H", 200) + b"\x01" + b"\x00" * 199, end_input=True
     ),
     Case("nul-in-path", request(b"GET /\x00 HTTP/1.1")),
-    Case("uri-64k", request(b"GET /" + b"a" * 65536 + b" HTTP/1.1")),
+    Case("uri-64k", request(b"GET /" + b"a" * 65536 + b" HTTP/1.1"), piece=LONG_HEAD_PIECE),
     # The version.
     Case("version-9.9", request(b"GET / HTTP/9.9")),
     Case("version-2.0", request(b"GET / HTTP/2.0")),
@@ -230,7 +245,7 @@ CASES = [
     Case("version-lowercase", request(b"GET / http/1.1")),
     Case("version-0.9-token", request(b"GET / HTTP/0.9")),
     # Headers.
-    Case("header-line-64k", request(b"GET / HTTP/1.1", b"X-Big: " + b"a" * 65536)),
+    Case("header-line-64k", request(b"GET / HTTP/1.1", b"X-Big: " + b"a" * 65536), piece=LONG_HEAD_PIECE),
     Case("headers-1000", request(b"GET / HTTP/1.1", *[b"X-H%d: v" % i for i in range(1000)])),
     Case("nul-in-header-value", request(b"GET / HTTP/1.1", b"X-A: a\x00b")),
     Case("nul-in-header-name", request(b"GET / HTTP/1.1", b"X\x00A: b")),
@@ -278,7 +293,7 @@ SERVED_ANYWAY: dict[str, set[str]] = {
     "version-9.9": {"waitress", "h11"},
     "version-2.0": {"waitress", "h11"},
     # No limit below 64 KiB on a header line (Waitress: 256 KiB for the whole head).
-    "header-line-64k": {"granian", "waitress", "h11"},
+    "header-line-64k": {"granian", "waitress"},
     "headers-1000": {"waitress", "h11"},
     "nul-in-header-value": {"werkzeug", "gevent", "eventlet", "uwsgi"},
     "nul-in-header-name": {"werkzeug", "gevent", "eventlet", "uwsgi"},
@@ -333,7 +348,7 @@ def expected(parser: str, case: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_bad_request_is_refused_and_the_server_carries_on(target: Target, case: Case) -> None:
-    reply = exchange(target, case.payload, end_input=case.end_input)
+    reply = exchange(target, case.payload, end_input=case.end_input, piece=case.piece)
     where = f"{target.server.name} ({target.mode}, {target.parser}) to {case.name}"
     assert re.fullmatch(expected(target.parser, case), reply.label), f"{where}: {reply.label} {reply.head[:120]!r}"
     assert_healthy(target)
