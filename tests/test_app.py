@@ -19,7 +19,7 @@ from tests.support.inprocess import serve_app
 pytestmark = pytest.mark.unit
 
 PERSON = {"name": "John", "age": 30, "city": "New York"}
-MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io"]
+MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io", "/async-cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,9 @@ def test_io_via_python_is_the_default(client: FlaskClient) -> None:
     assert client.get("/io?ms=1&via=python").json == client.get("/io?ms=1").json == {"slept_ms": 1}
 
 
-def test_cpu_burns_the_cpu_time_asked_for(client: FlaskClient) -> None:
-    reply = client.get("/cpu?ms=30")
+@pytest.mark.parametrize("path", ["/cpu", "/async-cpu"])
+def test_cpu_burns_the_cpu_time_asked_for(client: FlaskClient, path: str) -> None:
+    reply = client.get(f"{path}?ms=30")
     assert reply.status_code == 200
     body = reply.json
     assert body["ms"] == 30

@@ -18,7 +18,19 @@ from flasklab import create_app
 
 pytestmark = pytest.mark.unit
 
-ENDPOINTS = ["/", "/json", "/json-dumps", "/io", "/upstream", "/cpu", "/async-io", "/whoami", "/usage", "/packages"]
+ENDPOINTS = [
+    "/",
+    "/json",
+    "/json-dumps",
+    "/io",
+    "/upstream",
+    "/cpu",
+    "/async-io",
+    "/async-cpu",
+    "/whoami",
+    "/usage",
+    "/packages",
+]
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"]
 # Printable text, some of it what query strings and paths really carry.
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)

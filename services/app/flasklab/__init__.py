@@ -7,16 +7,14 @@ stands for one kind of workload (see ``views.py``).
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from flask import Flask
 
-from flasklab import errors, faults, runtime, timeline, views
-from labcore import protocol
+from flasklab import coroutines, errors, faults, runtime, timeline, views
+from labcore import defaults, protocol
 from labcore.defaults import MAX_MS
 
 __all__ = ["MAX_MS", "create_app"]
@@ -26,23 +24,31 @@ class LabFlask(Flask):
     def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
         """Run ``async def`` views so that they work under every server.
 
-        Flask's default (asgiref's AsyncToSync) runs each coroutine in a new
-        event loop on the calling thread. Under gevent or eventlet every
-        greenlet shares one OS thread, and asyncio allows one running loop per
-        OS thread, so a second concurrent async view fails. There the
-        coroutine runs in a real thread from the hub's pool instead, while
-        the greenlet waits cooperatively: the pool's size then caps how many
-        async views run at once (see docs/models.md).
+        Flask's default, asgiref's AsyncToSync, runs each coroutine in a new
+        event loop in a new thread (a one-thread ThreadPoolExecutor) while
+        the calling thread waits. Under gevent or eventlet that new thread is
+        a greenlet on the hub's OS thread, and asyncio allows one running
+        loop per OS thread, so a second concurrent async view fails. There
+        the app's ``ASYNC_RECIPE`` runs it instead (see ``coroutines.py``
+        and docs/models.md). The check is per call: uWSGI may monkey-patch
+        its workers after the app is created.
         """
-        if runtime.patched_by() is None:
+        recipe = self.config["ASYNC_RECIPE"]
+        if runtime.patched_by() is None or recipe == "asgiref":
             return super().async_to_sync(func)
+        if recipe == "thread":
+            return coroutines.in_os_thread(func)
+        return coroutines.in_loop_greenlet(func)
 
-        def run(*args: Any, **kwargs: Any) -> Any:
-            # The request context lives in context variables: carry them over.
-            context = contextvars.copy_context()
-            return runtime.call_in_os_thread(context.run, asyncio.run, func(*args, **kwargs))
 
-        return run
+def _async_recipe() -> str:
+    recipe = os.environ.get(protocol.ASYNC_RECIPE_ENV) or defaults.ASYNC_RECIPE
+    if recipe not in defaults.ASYNC_RECIPES:
+        # The server's log shows this line, not a traceback.
+        raise SystemExit(
+            f"{protocol.ASYNC_RECIPE_ENV} must be one of {', '.join(defaults.ASYNC_RECIPES)}, not {recipe[:40]!r}"
+        )
+    return recipe
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -59,6 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # /fault/* lets a request kill or stop its own server: only where the
         # lab turns it on (compose.yaml, the native launcher), never by default.
         FAULT_ENDPOINTS=os.environ.get(protocol.FAULT_ENDPOINTS_ENV) == "1",
+        # How async def views run in a monkey-patched process (coroutines.py).
+        ASYNC_RECIPE=_async_recipe(),
     )
     if config:
         app.config.update(config)

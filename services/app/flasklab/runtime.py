@@ -80,6 +80,18 @@ def call_in_os_thread(function: Callable[..., T], *args: Any) -> T:
     return tpool.execute(function, *args)
 
 
+def spawn_greenlet(function: Callable[[], Any]) -> None:
+    """Run ``function`` in a new greenlet of this monkey-patched process's hub."""
+    if patched_by() == "gevent":
+        import gevent
+
+        gevent.spawn(function)
+        return
+    import eventlet
+
+    eventlet.spawn(function)
+
+
 def server_software(environ: dict[str, Any]) -> str:
     """The server's name: uWSGI does not set SERVER_SOFTWARE, so ask it."""
     if "uwsgi" in sys.modules:

@@ -8,6 +8,7 @@
 ``/upstream``  real network I/O: an HTTP call to the lab's upstream service
 ``/cpu``       pure-Python work that holds the GIL
 ``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
+``/async-cpu`` an ``async def`` view doing ``/cpu``'s work without awaiting
 ``/whoami``    which process, thread and greenlet served this request
 ``/usage``     CPU seconds, memory and limits of whatever is serving
 ``/packages``  the installed packages and their versions
@@ -170,6 +171,16 @@ async def async_io() -> Response:
     ms = _ms(default=defaults.IO_MS)
     await asyncio.sleep(ms / 1000)
     return jsonify(slept_ms=ms)
+
+
+@bp.get("/async-cpu")
+async def async_cpu() -> Response:
+    # A coroutine that computes never yields to its event loop: what that
+    # blocks depends on where the loop runs (coroutines.py, docs/models.md).
+    ms = _ms(default=defaults.CPU_MS)
+    started = time.thread_time()
+    rounds = _burn_cpu(ms)
+    return jsonify(ms=ms, cpu_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds)
 
 
 @bp.get(protocol.WHOAMI)

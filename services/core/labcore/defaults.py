@@ -24,3 +24,11 @@ SOAK_S = 600.0
 #: A load generator busier than this share of its CPU may have set the
 #: number instead of the server (the cell is flagged).
 LOADGEN_HOT = 0.9
+#: How ``async def`` views run where gevent or eventlet has monkey-patched the
+#: process (docs/models.md, "async def views under gevent and eventlet"):
+#: ``greenlet``: Flask's gevent recipe, one asyncio loop per process in a
+#: greenlet of its own; ``thread``: a new loop per view in a real thread of
+#: the hub's pool; ``asgiref``: Flask's default, kept to show how it fails.
+ASYNC_RECIPES = ("greenlet", "thread", "asgiref")
+#: The recipe when ``LAB_ASYNC_RECIPE`` is unset: no cap on concurrent views.
+ASYNC_RECIPE = "greenlet"
