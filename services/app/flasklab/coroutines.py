@@ -7,7 +7,7 @@ submits ``asyncio.run`` to a new one-thread ``ThreadPoolExecutor`` (asgiref
 loop - in a new thread - and run inside that") and waits for it. Monkey
 patching turns that new thread into a greenlet on the hub's own OS thread,
 and asyncio allows one running loop per OS thread, so while one async view
-awaits, the next one finds a running loop and fails.
+awaits, the next one finds a running loop and fails (a 500).
 
 The lab's two working recipes, chosen with ``LAB_ASYNC_RECIPE`` (labcore's
 ``ASYNC_RECIPES``) and compared in docs/models.md:
@@ -15,7 +15,8 @@ The lab's two working recipes, chosen with ``LAB_ASYNC_RECIPE`` (labcore's
 ``greenlet``  Flask's own recipe (Flask's docs, "Async with Gevent"): one
               asyncio loop per process, running forever in a greenlet of its
               own; each view is a task on it. Views wait side by side, with
-              no cap; a view that computes blocks the whole process.
+              no cap; a view that computes blocks the whole process, and a
+              sync view can no longer call ``asyncio.run()``.
 ``thread``    each view gets a new loop in a real OS thread from the hub's
               pool (gevent: 10 threads, eventlet: 20), and the greenlet waits
               for it cooperatively: the pool's size caps views at once.
