@@ -8,6 +8,7 @@ stands for one kind of workload (see ``views.py``).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -44,10 +45,12 @@ class LabFlask(Flask):
 def _async_recipe() -> str:
     recipe = os.environ.get(protocol.ASYNC_RECIPE_ENV) or defaults.ASYNC_RECIPE
     if recipe not in defaults.ASYNC_RECIPES:
-        # The server's log shows this line, not a traceback.
-        raise SystemExit(
-            f"{protocol.ASYNC_RECIPE_ENV} must be one of {', '.join(defaults.ASYNC_RECIPES)}, not {recipe[:40]!r}"
-        )
+        # The server's log shows this line, not a traceback. Exit status 3
+        # is gunicorn's "worker failed to boot": its master stops instead of
+        # respawning the worker forever.
+        choices = ", ".join(defaults.ASYNC_RECIPES)
+        print(f"{protocol.ASYNC_RECIPE_ENV} must be one of {choices}, not {recipe[:40]!r}", file=sys.stderr)
+        raise SystemExit(3)
     return recipe
 
 
