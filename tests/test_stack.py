@@ -49,6 +49,7 @@ ENDPOINTS = [
     ("/upstream?ms=50", '{"upstream_ms":50}\n'),
     ("/async-io?ms=50", '{"slept_ms":50}\n'),
     ("/cpu?ms=5", None),
+    ("/async-cpu?ms=5", None),
     ("/whoami", None),
     ("/usage", None),
     ("/io?ms=abc", None),
