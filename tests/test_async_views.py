@@ -8,8 +8,8 @@ monkey-patched servers with one process each and fire concurrent async views
 at every recipe: rounds of sleeps, failures counted, a plain request timed
 behind async views that compute.
 
-Everything measured goes to test-artifacts/async-views.json, which
-docs/models.md quotes.
+Everything measured goes to test-artifacts/async-views.json; docs/models.md
+quotes the run copied to docs/images/2026-12-01T131219Z-concurrency-async-views.json.
 """
 
 from __future__ import annotations
