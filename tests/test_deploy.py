@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -41,8 +42,8 @@ COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 PROXY = COMPOSE["services"]["proxy"]
 NGINX_CONF = (ROOT / "services" / "proxy" / "nginx.conf.template").read_text()
 DEPLOY_MD = ROOT / "docs" / "deploy.md"
-#: The run docs/deploy.md shows: its results.json as written.
-PROXY_RUN = ROOT / "docs" / "images" / "2026-12-01T130826Z-proxy-slow-clients.json"
+#: The runs docs/deploy.md shows, each in a section that names it: their results.json as written.
+PROXY_RUNS = sorted((ROOT / "docs" / "images").glob("*-proxy-*.json"))
 #: The full run whose memory docs/deploy.md divides by the processes (docs/results.md's run).
 FULL_RUN = ROOT / "docs" / "images" / "2026-12-01T102246Z-results.json"
 
@@ -186,14 +187,35 @@ def test_labbench_can_name_the_proxy_and_lists_it_among_the_choices() -> None:
 # --- docs/deploy.md -----------------------------------------------------------------------
 
 
+def shown_in(run: Path) -> str:
+    """The sections of docs/deploy.md (from one ### heading to the next) that name ``run``."""
+    parts = re.split(r"^(?=#{1,3} )", DEPLOY_MD.read_text(), flags=re.M)
+    return "".join(part for part in parts if run.name in part)
+
+
 @pytest.mark.unit
-def test_deploy_md_table_is_the_report_s() -> None:
-    """The slow-clients table is labbench's rendering of the committed run, not typed in."""
-    rendered = md_tables("\n".join(fault_sections(Results.from_json(PROXY_RUN.read_text(), PROXY_RUN.name))))
-    shown = md_tables(DEPLOY_MD.read_text())
+@pytest.mark.parametrize("run", PROXY_RUNS, ids=lambda path: path.name)
+def test_deploy_md_tables_are_the_report_s(run: Path) -> None:
+    """Each run's table is labbench's rendering of its committed results.json, not typed in."""
+    rendered = md_tables("\n".join(fault_sections(Results.from_json(run.read_text(), run.name))))
+    shown = md_tables(shown_in(run))
     assert rendered
     for heading, rows in rendered.items():
-        assert shown.get(heading) == rows, f"docs/deploy.md's table {heading!r} differs from {PROXY_RUN.name}'s"
+        assert shown.get(heading) == rows, f"docs/deploy.md's table {heading!r} differs from {run.name}'s"
+
+
+@pytest.mark.unit
+def test_deploy_md_shows_a_run_with_the_proxy_s_settings_of_today() -> None:
+    """The slow-clients section shows a run made after the proxy's last change
+    of settings (tcp_tw_reuse), and what it shows holds: the server alone
+    starved every time, the proxy in front of it never did."""
+    latest = json.loads(PROXY_RUNS[-1].read_text())
+    assert PROXY_RUNS[-1].name in shown_in(PROXY_RUNS[-1]).split("### A connection per request")[0]
+    kept = {(cell["server"], cell["repetition"]): cell["kept"] for cell in latest["faults"]}
+    assert {server for server, _ in kept} == {"gunicorn-sync", "proxy"}
+    assert all(value < 0.1 for (server, _), value in kept.items() if server == "gunicorn-sync")
+    assert all(value > 0.5 for (server, _), value in kept.items() if server == "proxy")
+    assert PROXY["sysctls"] == {"net.ipv4.tcp_tw_reuse": 1}
 
 
 def processes(server: matrix.Server) -> int:
@@ -246,11 +268,12 @@ def test_deploy_md_commands_name_what_exists() -> None:
                 assert args[1] in profiles, words
                 args = args[2:]
             assert args[0] in {"up", "run", "down", "logs", "stop", "build", "exec"}, words
-            if args[0] == "run":
-                rest = [word for word in args[1:] if not word.startswith("-")]
-                assert rest[0] in services, words
-                if rest[0] == "bench":
-                    cli.settings(args[args.index("bench") + 1 :])  # exits on a bad flag
+            if args[0] in {"run", "exec"}:
+                # The first word that is no flag is the service; the rest is its command.
+                service = next(word for word in args[1:] if not word.startswith("-"))
+                assert service in services, words
+                if args[0] == "run" and service == "bench":
+                    cli.settings(args[args.index(service) + 1 :])  # exits on a bad flag
             else:
                 named = [word for word in args[1:] if not word.startswith("-") and not word.isdigit()]
                 assert set(named) <= set(services), words
