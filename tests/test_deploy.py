@@ -30,9 +30,10 @@ import yaml
 from flask import Flask, request
 
 from flasklab import create_app
-from labbench import cli, options
+from labbench import cli, native, options
 from labbench.report.markdown import fault_sections
 from labbench.results import Results
+from labbench.targets import NativeTargets
 from labcore import matrix, protocol
 from tests.support import ROOT
 from tests.support.docker import Stack, compose, default_port
@@ -182,6 +183,23 @@ def test_labbench_can_name_the_proxy_and_lists_it_among_the_choices() -> None:
     assert options.plan_from(cli.settings([])).servers == matrix.names(), "not in the default run"
     with pytest.raises(SystemExit):
         cli.settings(["--servers", "nginx"])
+
+
+@pytest.mark.unit
+def test_natively_the_proxy_is_unavailable_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No nginx is started on the host: the proxy's cells get a reason, the servers beside it run."""
+    started = []
+
+    @contextlib.contextmanager
+    def serve(server: matrix.Server, **_: object) -> Iterator[str]:
+        started.append(server.name)
+        yield f"http://127.0.0.1:1/{server.name}"
+
+    monkeypatch.setattr(native, "serve", serve)
+    with NativeTargets([matrix.get("gunicorn-sync"), matrix.get("proxy")]) as targets:
+        assert "Docker only" in targets.startup_errors["proxy"]
+        assert "proxy" not in targets.urls and "gunicorn-sync" in targets.urls
+    assert started == ["upstream", "gunicorn-sync"]
 
 
 # --- docs/deploy.md -----------------------------------------------------------------------
