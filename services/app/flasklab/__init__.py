@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flasklab import coroutines, errors, faults, runtime, timeline, views
 from labcore import defaults, protocol
@@ -70,6 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         FAULT_ENDPOINTS=os.environ.get(protocol.FAULT_ENDPOINTS_ENV) == "1",
         # How async def views run in a monkey-patched process (coroutines.py).
         ASYNC_RECIPE=_async_recipe(),
+        # Behind one proxy (compose.yaml's `proxy`), take the client's address,
+        # scheme and host from its X-Forwarded-* headers. Off by default: with
+        # it on, any client that reaches the server directly can claim any
+        # address or scheme in those headers (docs/deploy.md).
+        PROXY_FIX=os.environ.get(protocol.PROXY_FIX_ENV) == "1",
     )
     if config:
         app.config.update(config)
@@ -80,4 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     if app.config["FAULT_ENDPOINTS"]:
         app.register_blueprint(faults.bp)
+    if app.config["PROXY_FIX"]:
+        # One hop: the last value of each header, the one our proxy set.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app

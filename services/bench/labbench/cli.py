@@ -117,7 +117,7 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     """``labbench timeline``'s flags, each with its default in its help."""
     defaults = timeline.Settings(scenarios=list(TIMELINE_SCENARIOS))
     flags: list[tuple[str, Callable[[str], Any] | None, Any, str, str | None]] = [
-        ("--servers", options.names(matrix.names), None, "comma-separated servers (default: all in compose.yaml)",
+        ("--servers", options.names(matrix.addressable), None, "comma-separated servers (default: all in compose.yaml)",
          "A,B"),
         ("--scenarios", options.names(lambda: timelinedata.SCENARIOS), defaults.scenarios,
          f"comma-separated, from {', '.join(timelinedata.SCENARIOS)} (default: {','.join(defaults.scenarios)})",

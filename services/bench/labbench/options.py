@@ -157,7 +157,7 @@ OPTIONS: dict[str, Option] = {
     option.name: option
     for option in [
         Option(
-            "servers", names(matrix.names), matrix.names, "comma-separated servers",
+            "servers", names(matrix.addressable), matrix.names, "comma-separated servers",
             shown=lambda: f"all {len(matrix.names())} in compose.yaml", plan="servers", metavar="A,B",
         ),
         Option(

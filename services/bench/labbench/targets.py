@@ -73,6 +73,8 @@ class ComposeTargets(Targets):
             )
         for name in down:
             self.startup_errors[name] = f"{self.urls[name]} did not answer"
+            if self.servers[name].upstream is not None:
+                self.startup_errors[name] += f" (start it with `docker compose --profile proxy up -d --wait {name}`)"
         return self
 
 
@@ -107,6 +109,9 @@ class NativeTargets(Targets):
             except native.ServerFailed as error:
                 raise BenchError(f"the upstream service (what /upstream calls) did not start: {error}") from None
             for name in self.servers:
+                if self.servers[name].upstream is not None:
+                    self.startup_errors[name] = f"{name} is a proxy in front of a server, and runs in Docker only"
+                    continue
                 try:
                     self._start(name)
                 except native.ServerFailed as error:

@@ -4,6 +4,12 @@ Every Compose service labelled ``lab.role: server`` is a server under test.
 Locust's target dropdown, the tests and the native launcher all come here, so
 a server added to compose.yaml appears everywhere at once.
 
+A service labelled ``lab.role: proxy`` (under a Compose profile, so not
+started by default) stands in front of one server, named by its
+``lab.upstream`` label: it is no server of the default matrix, but
+:func:`get` finds it, so ``labbench --servers proxy`` can measure it, with
+the model, slots and max-requests of the server behind it (docs/deploy.md).
+
 Compose interpolates ``${VAR:-default}`` in compose.yaml from the caller's
 environment; :func:`interpolate` does the same for the native launcher, so a
 knob such as ``LAB_GUNICORN_SYNC_WORKERS=8`` means the same in both places.
@@ -22,7 +28,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -85,6 +91,8 @@ class Server:
     published_port: int
     slots_expression: str = "unbounded"
     recycle_expression: str | None = None
+    #: For a proxy: the server it forwards to (its ``lab.upstream``); None for a server.
+    upstream: str | None = None
 
     @property
     def slot_factors(self) -> list[int] | None:
@@ -139,9 +147,8 @@ def _labels(service: dict) -> dict:
     return labels if isinstance(labels, dict) else {}
 
 
-def load(path: Path | None = None, role: str = "server") -> list[Server]:
-    """Every service with label ``lab.role: <role>``, in the file's order (``path``: see :func:`compose_file`)."""
-    path = compose_file() if path is None else path
+def _services(path: Path, role: str) -> list[Server]:
+    """Every service with label ``lab.role: <role>``, in the file's order (maybe none)."""
     try:
         document = yaml.safe_load(Path(path).read_text())
     except OSError as error:
@@ -161,29 +168,72 @@ def load(path: Path | None = None, role: str = "server") -> list[Server]:
         command = service.get("command")
         if not isinstance(command, str):
             raise MatrixError(f"service {name!r} in {path} needs its command as one string")
+        upstream = labels.get("lab.upstream")
         servers.append(
             Server(
                 name=name,
                 model=labels.get("lab.model", ""),
-                description=labels.get("lab.description", ""),
+                description=interpolate(str(labels.get("lab.description", "")), os.environ),
                 docs=labels.get("lab.docs", ""),
                 command=command,
                 published_port=_published_port(name, service),
                 slots_expression=str(labels.get("lab.slots", "unbounded")),
                 recycle_expression=None if "lab.recycle" not in labels else str(labels["lab.recycle"]),
+                upstream=None if upstream is None else interpolate(str(upstream), os.environ),
             )
         )
+    return servers
+
+
+def load(path: Path | None = None, role: str = "server") -> list[Server]:
+    """Every service with label ``lab.role: <role>``, in the file's order (``path``: see :func:`compose_file`)."""
+    path = compose_file() if path is None else path
+    servers = _services(path, role)
     if not servers:
         raise MatrixError(f"{path} defines no service labelled 'lab.role: {role}'")
     return servers
+
+
+def proxies(path: Path | None = None) -> list[Server]:
+    """The optional proxies, each as the server behind it (its model, slots
+    and max-requests) reached through the proxy's own name and port."""
+    path = compose_file() if path is None else path
+    servers = {server.name: server for server in load(path)}
+    found = []
+    for proxy in _services(path, "proxy"):
+        behind = servers.get(proxy.upstream or "")
+        if behind is None:
+            raise MatrixError(
+                f"proxy {proxy.name!r} forwards to {proxy.upstream!r}, which is no server; "
+                f"set LAB_PROXY_UPSTREAM to one of {', '.join(servers)}"
+            )
+        found.append(
+            replace(
+                proxy,
+                model=behind.model,
+                slots_expression=behind.slots_expression,
+                recycle_expression=behind.recycle_expression,
+            )
+        )
+    return found
 
 
 def names(path: Path | None = None) -> list[str]:
     return [server.name for server in load(path)]
 
 
+def addressable(path: Path | None = None) -> list[str]:
+    """What a run may name: every server, then every proxy."""
+    path = compose_file() if path is None else path
+    return [*names(path), *(proxy.name for proxy in _services(path, "proxy"))]
+
+
 def get(name: str, path: Path | None = None) -> Server:
+    """The server, or the proxy, called ``name``."""
     for server in load(path):
         if server.name == name:
             return server
-    raise MatrixError(f"no server named {name!r}; choose from {', '.join(names(path))}")
+    # Only now, so that a wrong LAB_PROXY_UPSTREAM stops the proxy's runs and no other.
+    if name in addressable(path):
+        return next(proxy for proxy in proxies(path) if proxy.name == name)
+    raise MatrixError(f"no server named {name!r}; choose from {', '.join(addressable(path))}")

@@ -23,6 +23,8 @@ FAULT_ENDPOINTS_ENV = "LAB_FAULT_ENDPOINTS"
 #: The environment variable that chooses how ``async def`` views run in a
 #: monkey-patched process: one of ``defaults.ASYNC_RECIPES``.
 ASYNC_RECIPE_ENV = "LAB_ASYNC_RECIPE"
+#: The environment variable that makes the app trust one proxy's X-Forwarded-* headers.
+PROXY_FIX_ENV = "LAB_PROXY_FIX"
 #: A request carrying this header with the value ``1`` gets its timeline
 #: record (where and when the server ran it) back in the same response header,
 #: as JSON; the body stays exactly what the scenario verifies.
