@@ -23,7 +23,6 @@ import os
 import resource
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ from flasklab import create_app, views
 from labbench import native
 from labcore import matrix
 from tests.support.burst import burst
-from tests.support.claims import Notes, listen_queue
+from tests.support.claims import PRIORITY, Notes, busy_loops, free_cores, listen_queue, raise_priority
 
 pytestmark = pytest.mark.native
 
@@ -450,36 +449,9 @@ def _cpu_burst(url: str) -> CpuBurst:
     return CpuBurst(took, (cpu_seconds_used(url) - before) / took)
 
 
-SPIN = (
-    "import sys, time\n"
-    "end = time.monotonic() + float(sys.argv[1])\n"
-    "while time.monotonic() < end: pass\n"
-    "print(time.process_time())"
-)
-
-
-def _spinners(cpus: set[int], seconds: float) -> list[subprocess.Popen[str]]:
-    """One busy loop pinned to each of ``cpus`` for ``seconds``: other work, on demand."""
-    return [
-        subprocess.Popen(
-            [sys.executable, "-c", SPIN, str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
-        )
-        for cpu in sorted(cpus)
-    ]
-
-
-def _free_cores(cpus: set[int]) -> float:
-    """How many of ``cpus`` this machine's other work leaves free: the CPU
-    seconds that busy loops pinned to each get in one second."""
-    return sum(float(spinner.communicate(timeout=30)[0]) for spinner in _spinners(cpus, 1))
-
-
 def _contended(url: str, cpus: set[int]) -> CpuBurst:
     """A burst while a busy loop runs on each of ``cpus`` beside the server."""
-    spinners = _spinners(cpus, 4)
+    spinners = busy_loops(cpus, 4)
     time.sleep(0.3)  # let them start
     try:
         return _cpu_burst(url)
@@ -487,30 +459,6 @@ def _contended(url: str, cpus: set[int]) -> CpuBurst:
         for spinner in spinners:
             spinner.kill()
             spinner.communicate(timeout=30)
-
-
-PRIORITY = -15  # nice value: the kernel gives such a task ~28 times a default task's weight
-
-
-def _prioritise(url: str) -> bool:
-    """Raise the server (every worker and thread) above the machine's other
-    work, so that a CPU burst gets the cores it is pinned to; False where this
-    process may not (not root, no CAP_SYS_NICE).
-
-    With autogroup scheduling (most desktop and VM kernels), the kernel first
-    shares the CPUs among sessions and only then among a session's tasks by
-    their nice value; the server runs in a session of its own, so it is that
-    session's nice that counts, set through /proc/<pid>/autogroup.
-    """
-    pid = whoami(url)["pid"]
-    autogroup = Path(f"/proc/{pid}/autogroup")
-    try:
-        os.setpriority(os.PRIO_PGRP, os.getpgid(pid), PRIORITY)
-        if autogroup.exists():
-            autogroup.write_text(str(PRIORITY))
-    except PermissionError:
-        return False
-    return True
 
 
 GAINS = ("sync 2 workers, 2 CPUs", "sync 4 workers, 2 CPUs")
@@ -548,7 +496,7 @@ def test_c06_cpu_work_gains_from_processes_on_free_cores_never_from_threads(lab:
                 f"{CPU_N} x /cpu?ms={CPU_MS}, {case}, beside a busy loop on each CPU: [seconds, cores used]",
                 _bursts([contended[case]]),
             )
-        prioritised = _prioritise(url) and prioritised
+        prioritised = raise_priority(whoami(url)["pid"]) and prioritised
         runs[case] = [_cpu_burst(url)]
         # Other work can only slow a burst down: where processes may gain,
         # give them a few chances.
@@ -571,7 +519,7 @@ def test_c06_cpu_work_gains_from_processes_on_free_cores_never_from_threads(lab:
     assert contended[GAINS[0]].cores <= 1.5, contended
     # Without the priority, only a machine with free cores can show the gain.
     if not prioritised and not all(any(run.cores >= 1.5 for run in runs[case]) for case in GAINS):
-        free = _free_cores(two)
+        free = free_cores(two)
         note(6, "free cores, measured after the attempts failed", free)
         if free < 1.6:
             pytest.skip(f"not root, and other work left {free:.2f} of 2 CPUs free: cannot show processes' gain")

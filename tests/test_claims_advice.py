@@ -32,7 +32,7 @@ import werkzeug.serving
 from labbench import native
 from labcore import matrix
 from tests.support import ROOT
-from tests.support.claims import Notes, listen_queue
+from tests.support.claims import PRIORITY, Notes, free_cores, listen_queue, raise_priority
 
 notes = Notes()
 note = notes.note
@@ -94,7 +94,6 @@ def test_c15_eventlet_warns_on_import_that_it_is_deprecated() -> None:
 
 WORK_MS = 500
 JOBS = 4
-PRIORITY = -15  # as in tests/test_claims.py's claim 6: the cores must be free to count
 
 
 def _burn(ms: int) -> float:
@@ -122,26 +121,26 @@ def _gathered() -> float:
 
 
 def _own_session_first(cpus: set[int]) -> None:
-    """A pool process's initializer: pinned, in a session of its own (an
-    autogroup, where the kernel has one), raised above the machine's other work."""
+    """A pool process's initializer: pinned, in a session of its own, raised
+    above the machine's other work (as claim 6's servers are)."""
     os.sched_setaffinity(0, cpus)
     os.setsid()
-    autogroup = Path("/proc/self/autogroup")
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, PRIORITY)
-        if autogroup.exists():
-            autogroup.write_text(str(PRIORITY))
-    except PermissionError:
-        pass  # the test below then skips if the machine had no free cores
+    raise_priority(os.getpid())  # where it may not, the test skips on a busy machine
 
 
-def _pooled(cpus: set[int]) -> tuple[float, float]:
-    """Seconds for JOBS bursts in len(cpus) processes, and the CPU seconds they used."""
+def _niceness(_: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _pooled(cpus: set[int]) -> tuple[float, float, bool]:
+    """Seconds for JOBS bursts in len(cpus) processes, the CPU seconds they
+    used, and whether the processes run at the raised priority."""
     with ProcessPoolExecutor(len(cpus), initializer=_own_session_first, initargs=(cpus,)) as pool:
+        raised = all(nice == PRIORITY for nice in pool.map(_niceness, range(len(cpus))))
         list(pool.map(_burn, [1] * len(cpus)))  # the processes are up
         started = time.monotonic()
         used = sum(pool.map(_burn, [WORK_MS] * JOBS))
-        return time.monotonic() - started, used
+        return time.monotonic() - started, used, raised
 
 
 @pytest.mark.native  # CPU load: it runs in the loaded lane, under the lab's lock
@@ -151,16 +150,21 @@ def test_c16_asyncio_does_nothing_for_cpu_work_multiprocessing_uses_the_cores() 
         pytest.skip("needs two CPUs")
     serial = JOBS * WORK_MS / 1000
     gathered = _gathered()
-    pooled, used = _pooled(set(cores[:2]))
+    two = set(cores[:2])
+    pooled, used, raised = _pooled(two)
     note(16, f"asyncio.gather of {JOBS} coroutines of {WORK_MS} ms CPU: seconds", gathered)
     note(
         16,
         f"multiprocessing, 2 processes on 2 CPUs, {JOBS} x {WORK_MS} ms CPU: seconds, cores used",
         [round(pooled, 2), round(used / pooled, 2)],
     )
+    note(16, f"pool processes at nice {PRIORITY}", raised)
     # One event loop is one thread: the coroutines run one after another.
     assert gathered >= serial * 0.95
     # Two processes, two interpreters, two GILs: about half the serial time.
+    # Without the raised priority, only a machine with free cores can show it.
+    if not raised and pooled > serial * 0.75 and (free := free_cores(two)) < 1.6:
+        pytest.skip(f"not root, and other work left {free:.2f} of 2 CPUs free: cannot show processes' gain")
     assert pooled <= serial * 0.75, f"{pooled:.2f}s, {used / pooled:.2f} cores"
 
 

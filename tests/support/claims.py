@@ -1,5 +1,6 @@
 """What the claims ledger's two test files share: the numbers they record for
-docs/claims.md, and the kernel's listen queue, read from /proc.
+docs/claims.md, the kernel's listen queue, read from /proc, and busy loops
+that say how many CPUs the machine's other work leaves free.
 
 Both files merge their numbers into one test-artifacts/claims.json, claim by
 claim, so that running one test keeps the others' numbers.
@@ -11,6 +12,8 @@ import importlib.metadata
 import json
 import os
 import platform
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,3 +71,54 @@ def listen_queue(port: int) -> int:
             if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
                 return int(queues.split(":")[1], 16)
     raise AssertionError(f"nothing listens on port {port}")
+
+
+BUSY_LOOP = (
+    "import sys, time\n"
+    "end = time.monotonic() + float(sys.argv[1])\n"
+    "while time.monotonic() < end: pass\n"
+    "print(time.process_time())"
+)
+
+
+def busy_loops(cpus: set[int], seconds: float) -> list[subprocess.Popen[str]]:
+    """One busy loop pinned to each of ``cpus`` for ``seconds``; each prints its CPU seconds."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", BUSY_LOOP, str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
+        )
+        for cpu in sorted(cpus)
+    ]
+
+
+def free_cores(cpus: set[int]) -> float:
+    """How many of ``cpus`` this machine's other work leaves free: the CPU
+    seconds that busy loops pinned to each get in one second."""
+    return sum(float(loop.communicate(timeout=30)[0]) for loop in busy_loops(cpus, 1))
+
+
+PRIORITY = -15  # nice value: the kernel gives such a task ~28 times a default task's weight
+
+
+def raise_priority(pid: int) -> bool:
+    """Raise the process group of ``pid`` (every process and thread in it)
+    above the machine's other work, so that a CPU burst gets the cores it is
+    pinned to; False where this process may not (not root, no CAP_SYS_NICE).
+
+    With autogroup scheduling (most desktop and VM kernels), the kernel first
+    shares the CPUs among sessions and only then among a session's tasks by
+    their nice value (sched(7), "The autogroup feature"); so a process in a
+    session of its own also gets that session's nice, through
+    /proc/<pid>/autogroup.
+    """
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    try:
+        os.setpriority(os.PRIO_PGRP, os.getpgid(pid), PRIORITY)
+        if autogroup.exists():
+            autogroup.write_text(str(PRIORITY))
+    except PermissionError:
+        return False
+    return True
