@@ -91,9 +91,7 @@ def test_nested_objects_name_every_field(heading: str, key: str) -> None:
 # (tests/test_claims*.py) are not results.json documents either.
 NOT_RESULTS = ("timeline", "concurrency", "claims")
 COMMITTED = sorted(
-    path
-    for path in (ROOT / "docs" / "images").glob("*.json")
-    if not any(kind in path.name for kind in NOT_RESULTS)
+    path for path in (ROOT / "docs" / "images").glob("*.json") if not any(kind in path.name for kind in NOT_RESULTS)
 )
 
 
