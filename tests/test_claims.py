@@ -7,23 +7,22 @@ machine: rounds of sleeps, threads counted in /proc, bytes compared, log
 lines counted. A round is one sleep's length; noise on a shared machine is
 tens of milliseconds, so the margins are whole rounds or large fractions.
 
-Requests per second are measured for the ledger's evidence only, never
-asserted. Everything measured goes to test-artifacts/claims.json (merged claim
-by claim, with the time of the run), which docs/claims.md quotes.
+Requests per second are asserted only as bounds (slots / latency), never as a
+figure a server must reach. Everything measured goes to
+test-artifacts/claims.json (merged claim by claim, with the time of the run),
+which docs/claims.md quotes; claims 14 to 20 are in
+tests/test_claims_advice.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 import logging
 import os
-import platform
 import resource
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +47,8 @@ from werkzeug.serving import make_server
 from flasklab import create_app, views
 from labbench import native
 from labcore import matrix
-from tests.support import ARTIFACTS
 from tests.support.burst import burst
+from tests.support.claims import PRIORITY, Notes, busy_loops, free_cores, listen_queue, raise_priority
 
 pytestmark = pytest.mark.native
 
@@ -65,13 +64,8 @@ CONNECT_WAVE, CONNECT_PAUSE = 50, 0.02  # hold() opens this many connections, th
 ONE_BY_EIGHT = {"LAB_GUNICORN_GTHREAD_WORKERS": "1", "LAB_GUNICORN_GTHREAD_THREADS": "8"}
 ONE_UWSGI_PROCESS = {"LAB_UWSGI_GEVENT_PROCESSES": "1"}
 
-PACKAGES = ("flask", "werkzeug", "gunicorn", "uwsgi", "gevent", "eventlet", "greenlet")
-
-observed: dict[str, dict[str, Any]] = {}
-
-
-def note(claim: int, key: str, value: Any) -> None:
-    observed.setdefault(f"claim {claim}", {})[key] = round(value, 3) if isinstance(value, float) else value
+notes = Notes()
+note = notes.note
 
 
 def seconds(ms: int) -> float:
@@ -151,29 +145,7 @@ def lab(upstream_url: str) -> Iterator[Lab]:
 @pytest.fixture(scope="module", autouse=True)
 def record_observations() -> Iterator[None]:
     yield
-    path = ARTIFACTS / "claims.json"
-    ARTIFACTS.mkdir(exist_ok=True)
-    # Merged claim by claim, so that running one test keeps the others' numbers.
-    recorded = json.loads(path.read_text()) if path.exists() else {}
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    for claim, values in observed.items():
-        recorded[claim] = {"measured_at": stamp, **values}
-    recorded["machine"] = machine()
-    path.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
-
-
-def machine() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cpus": len(models) or os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
-        # Other work shares the machine: its load says how much.
-        "load average at the end (1, 5, 15 min)": [round(load, 2) for load in os.getloadavg()],
-    }
+    notes.save()
 
 
 def _raise_open_files_limit() -> None:
@@ -414,27 +386,40 @@ def test_c04_single_threaded_server_makes_the_next_request_wait(lab: Lab) -> Non
 # --- 5. gunicorn --workers 4 --threads 2 serves 8 at once ---------------------
 
 
+BURSTS = 10  # claim 5's bursts of eight, enough to see how they spread
+
+
 def test_c05_gunicorn_4_workers_by_2_threads_serve_at_most_8_at_once(lab: Lab) -> None:
-    server = matrix.get("gunicorn-gthread")
-    assert server.slot_factors == [4, 2]
-    url = lab.start(server).url
-    round_ = seconds(ROUND_MS)
-    eights = [burst(f"{url}/io?ms={ROUND_MS}", 8).rounds(ROUND_MS) for _ in range(3)]
-    nine = burst(f"{url}/io?ms={ROUND_MS}", 9).seconds
-    note(5, f"gunicorn gthread 4x2: 8 x /io?ms={ROUND_MS}, rounds (3 bursts)", [round(r, 2) for r in eights])
-    note(5, f"gunicorn gthread 4x2: 9 x /io?ms={ROUND_MS}, rounds", nine / round_)
+    # The command as quoted has no -k: gunicorn runs its gthread worker
+    # whenever --threads is above 1, so it is the lab's gunicorn-gthread less
+    # its --worker-class.
+    quoted = variant("gunicorn-gthread", drop=("--worker-class", "gthread"))
+    assert "--threads" in shlex.split(quoted.command)
+    url = lab.start(quoted).url
+    who = whoami(url)
+    note(5, "gunicorn --workers 4 --threads 2 (no -k): /whoami model, request thread", [who["model"], who["thread"]])
+    assert who["model"] == "processes+threads", who
+    assert who["thread"].startswith("ThreadPoolExecutor"), "a gthread pool thread serves the request"
+
+    eights = [burst(f"{url}/io?ms={MS}", 8).rounds(MS) for _ in range(BURSTS)]
+    nine = burst(f"{url}/io?ms={MS}", 9).rounds(MS)
+    note(5, f"quoted command: 8 x /io?ms={MS}, rounds ({BURSTS} bursts)", [round(r, 2) for r in eights])
+    note(5, f"quoted command: 9 x /io?ms={MS}, rounds", nine)
     # Eight threads in all: a ninth request always waits for one to come free.
-    assert nine >= 2 * round_ * 0.95
-    # Eight may take one round, or up to four when one worker's greedy accept
-    # queues the burst behind its own two threads (docs/concurrency.md).
+    assert nine >= 2 * 0.95
+    # Eight run together only when every worker takes two of them. A gthread
+    # worker accepts every connection it can (up to --worker-connections) and
+    # queues it for its own two threads, so bursts spread unevenly: from one
+    # round (even) to four (one worker took all eight).
     assert all(0.95 <= rounds <= 4.5 for rounds in eights), eights
+    assert sum(rounds >= 1.9 for rounds in eights) >= 1, f"8 always ran together: {eights}"
 
     # uWSGI with the same 4 x 2: each thread accepts one connection at a time.
     uwsgi = lab.start("uwsgi-threads").url
-    uwsgi_eights = [burst(f"{uwsgi}/io?ms={ROUND_MS}", 8).rounds(ROUND_MS) for _ in range(3)]
-    uwsgi_nine = burst(f"{uwsgi}/io?ms={ROUND_MS}", 9).rounds(ROUND_MS)
-    note(5, f"uWSGI 4x2 threads: 8 x /io?ms={ROUND_MS}, rounds (3 bursts)", [round(r, 2) for r in uwsgi_eights])
-    note(5, f"uWSGI 4x2 threads: 9 x /io?ms={ROUND_MS}, rounds", uwsgi_nine)
+    uwsgi_eights = [burst(f"{uwsgi}/io?ms={MS}", 8).rounds(MS) for _ in range(BURSTS)]
+    uwsgi_nine = burst(f"{uwsgi}/io?ms={MS}", 9).rounds(MS)
+    note(5, f"uWSGI 4x2 threads: 8 x /io?ms={MS}, rounds ({BURSTS} bursts)", [round(r, 2) for r in uwsgi_eights])
+    note(5, f"uWSGI 4x2 threads: 9 x /io?ms={MS}, rounds", uwsgi_nine)
     assert uwsgi_nine >= 2 * 0.95
     assert all(rounds <= 1.5 for rounds in uwsgi_eights), uwsgi_eights
 
@@ -464,31 +449,31 @@ def _cpu_burst(url: str) -> CpuBurst:
     return CpuBurst(took, (cpu_seconds_used(url) - before) / took)
 
 
-SPIN = "import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass\nprint(time.process_time())"
+def _contended(url: str, cpus: set[int]) -> CpuBurst:
+    """A burst while a busy loop runs on each of ``cpus`` beside the server."""
+    spinners = busy_loops(cpus, 4)
+    time.sleep(0.3)  # let them start
+    try:
+        return _cpu_burst(url)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.communicate(timeout=30)
 
 
-def _free_cores(cpus: set[int]) -> float:
-    """How many of ``cpus`` this machine's other work leaves free: one busy
-    loop pinned to each for a second, and the CPU seconds they got."""
-    spinners = [
-        subprocess.Popen(
-            [sys.executable, "-c", SPIN],
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}),
-        )
-        for cpu in sorted(cpus)
-    ]
-    return sum(float(spinner.communicate(timeout=30)[0]) for spinner in spinners)
-
-
-GAIN = "sync 4 workers, 2 CPUs"
+GAINS = ("sync 2 workers, 2 CPUs", "sync 4 workers, 2 CPUs")
 
 
 def test_c06_cpu_work_gains_from_processes_on_free_cores_never_from_threads(lab: Lab) -> None:
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         pytest.skip("needs two CPUs to compare one core with two")
+    # The claim is about CPython with its GIL; a free-threaded build (3.13t,
+    # PEP 703) runs threads on several cores, and this test would not apply.
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    note(6, "interpreter: implementation, version, GIL enabled", [sys.implementation.name, sys.version.split()[0], gil])
+    if not gil:
+        pytest.skip("a free-threaded interpreter: claim 6 is about builds with the GIL")
     two, one = set(cores[:2]), set(cores[:1])
     serial = CPU_N * seconds(CPU_MS)
     cases: dict[str, tuple[str, dict[str, str], set[int]]] = {}
@@ -499,14 +484,26 @@ def test_c06_cpu_work_gains_from_processes_on_free_cores_never_from_threads(lab:
         cases[f"sync {workers} workers, 2 CPUs"] = ("gunicorn-sync", {SYNC: str(workers)}, two)
     cases["sync 4 workers, 1 CPU"] = ("gunicorn-sync", {SYNC: "4"}, one)
     runs: dict[str, list[CpuBurst]] = {}
+    contended: dict[str, CpuBurst] = {}
+    prioritised = True
     for case, (name, env, cpus) in cases.items():
         url = lab.start(name, env=env, cpus=cpus).url
+        if case in GAINS:
+            # Before the priority: how the machine's other work shares the cores.
+            contended[case] = _contended(url, cpus)
+            note(
+                6,
+                f"{CPU_N} x /cpu?ms={CPU_MS}, {case}, beside a busy loop on each CPU: [seconds, cores used]",
+                _bursts([contended[case]]),
+            )
+        prioritised = raise_priority(whoami(url)["pid"]) and prioritised
         runs[case] = [_cpu_burst(url)]
-        # Other work on the machine can only slow a burst down; where processes
-        # may gain, give them a few chances to find both cores free.
-        while case == GAIN and len(runs[case]) < 5 and runs[case][-1].cores < 1.4:
+        # Other work can only slow a burst down: where processes may gain,
+        # give them a few chances.
+        while case in GAINS and len(runs[case]) < 3 and runs[case][-1].cores < 1.5:
             runs[case].append(_cpu_burst(url))
         note(6, f"{CPU_N} x /cpu?ms={CPU_MS}, {case}: [seconds, cores used] each attempt", _bursts(runs[case]))
+    note(6, f"servers run at nice {PRIORITY}", prioritised)
 
     # One process holds one GIL: however many threads, it never uses more
     # than one core's worth of CPU, and the work takes the serial time. So do
@@ -516,15 +513,22 @@ def test_c06_cpu_work_gains_from_processes_on_free_cores_never_from_threads(lab:
             first = runs[case][0]
             assert first.cores <= 1.15, f"{case}: {first}"
             assert first.seconds >= serial * 0.9, f"{case}: {first}"
-    # Four processes run on both cores: ideally twice the CPU per second, in
-    # half the serial time. Only free cores give that, so when no attempt got
-    # them, ask the machine whether it had them to give.
-    if not any(run.cores >= 1.4 and run.seconds <= serial * 0.85 for run in runs[GAIN]):
-        free = _free_cores(two)
+    # Beside two busy loops, the kernel shares the CPUs with them (between
+    # sessions, where it groups tasks by session): two workers get about one
+    # core, never both. So were an earlier run's "2 workers: 2.09 s on 0.98
+    # cores": the machine's other work, not gunicorn.
+    assert contended[GAINS[0]].cores <= 1.5, contended
+    # Without the priority, only a machine with free cores can show the gain.
+    if not prioritised and not all(any(run.cores >= 1.5 for run in runs[case]) for case in GAINS):
+        free = free_cores(two)
         note(6, "free cores, measured after the attempts failed", free)
         if free < 1.6:
-            pytest.skip(f"other work left {free:.2f} of 2 CPUs free: too busy to show processes' gain")
-        pytest.fail(f"4 processes on {free:.2f} free CPUs gained nothing: {runs[GAIN]}")
+            pytest.skip(f"not root, and other work left {free:.2f} of 2 CPUs free: cannot show processes' gain")
+    # Two processes or four, on two cores: each core does half the work, in
+    # half the serial time (two workers take two requests each, one after the
+    # other, like four workers two at a time).
+    for case in GAINS:
+        assert any(run.cores >= 1.5 and run.seconds <= serial * 0.75 for run in runs[case]), f"{case}: {runs[case]}"
 
 
 def _bursts(runs: list[CpuBurst]) -> list[list[float]]:
@@ -665,19 +669,62 @@ def _hold_summary(result: Hold) -> list[Any]:
 # --- 11. thousands of connections and hundreds of requests per second ----------
 
 
-def test_c11_connections_beyond_the_slots_queue_in_rounds(lab: Lab) -> None:
-    need_open_files(MANY_CONNECTIONS)
-    for name, slots in (("gunicorn-sync", 4), ("gunicorn-gthread", 8), ("uwsgi-threads", 8)):
-        server = matrix.get(name)
-        assert server.slots == slots
-        url = lab.start(server).url
-        rounds = burst(f"{url}/io?ms={MS}", 16).rounds(MS)
-        note(11, f"{name} ({slots} slots): 16 x /io?ms={MS}, rounds", rounds)
-        note(11, f"{name}: GET / requests per second (32 clients, 2 s)", rate(url, "/"))
-        note(11, f"{name}: /io?ms=100 requests per second at most (slots / 0.1 s)", slots / 0.1)
-        # Sixteen requests, at most `slots` at a time.
-        assert rounds >= 16 / slots * 0.95, f"{name}: {rounds:.2f} rounds"
+ONE_BY_TWO = {"LAB_GUNICORN_GTHREAD_WORKERS": "1", "LAB_GUNICORN_GTHREAD_THREADS": "2"}
+ONE_BY_MANY = {"LAB_GUNICORN_GTHREAD_WORKERS": "1", "LAB_GUNICORN_GTHREAD_THREADS": "200"}
+SHORT_MS = 100  # claim 11's I/O-bound request, for requests per second
 
+
+def _queued_during(url: str, n: int) -> tuple[int, float]:
+    """Send ``n`` concurrent /io?ms=MS; the listen queue a moment later, and the burst's rounds."""
+    with ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(burst, f"{url}/io?ms={MS}", n)
+        time.sleep(seconds(MS) / 2)
+        queued = listen_queue(int(url.rsplit(":", 1)[1]))
+        return queued, sent.result().rounds(MS)
+
+
+def test_c11_concurrency_is_the_slots_and_throughput_is_slots_over_latency(lab: Lab) -> None:
+    need_open_files(MANY_CONNECTIONS)
+    # Connections held are not requests served: a gthread worker accepts every
+    # connection it can (up to --worker-connections, 1000) and queues them for
+    # its threads, where sync workers leave the rest in the kernel's queue.
+    gthread = lab.start("gunicorn-gthread", env=ONE_BY_TWO).url
+    held, held_rounds = _queued_during(gthread, 16)
+    sync = lab.start("gunicorn-sync").url
+    waiting, sync_rounds = _queued_during(sync, 16)
+    note(11, f"gthread 1 worker x 2 threads, 16 x /io?ms={MS}: listen queue, rounds", [held, round(held_rounds, 2)])
+    note(11, f"sync 4 workers, 16 x /io?ms={MS}: listen queue, rounds", [waiting, round(sync_rounds, 2)])
+    assert held == 0, "the gthread worker left connections in the listen queue"
+    assert held_rounds >= 16 / 2 * 0.95, "two threads served more than two at a time"
+    assert waiting >= 16 - 4 - 2, "sync workers took connections they could not serve"
+    assert sync_rounds >= 16 / 4 * 0.95
+
+    # Threads are not few by nature: one gthread worker with 200 threads holds
+    # 200 one-second requests at once.
+    many = lab.start("gunicorn-gthread", env=ONE_BY_MANY).url
+    two_hundred = hold(many, f"/io?ms={ROUND_MS}", 200)
+    note(
+        11,
+        f"gthread 1 worker x 200 threads: 200 x /io?ms={ROUND_MS}: seconds, connected, statuses",
+        _hold_summary(two_hundred),
+    )
+    assert two_hundred.statuses == Counter({200: 200})
+    assert two_hundred.seconds < 2 * seconds(ROUND_MS) * 0.95
+
+    # Requests per second are slots / latency, whatever the latency: 4 sync
+    # workers never exceed 4 / 0.1 s = 40 /io?ms=100 per second, however fast
+    # the server, while 200 threads are held back only by the 32 clients
+    # (32 / 0.1 s = 320). Claim 10 has hundreds per second of 3 s requests.
+    bound = 4 / seconds(SHORT_MS)
+    slow = rate(sync, f"/io?ms={SHORT_MS}")
+    fast = rate(many, f"/io?ms={SHORT_MS}")
+    note(11, f"sync 4 workers: /io?ms={SHORT_MS} requests per second (32 clients, 2 s; bound {bound:.0f})", slow)
+    note(11, f"gthread 1 x 200 threads: /io?ms={SHORT_MS} requests per second (32 clients, 2 s)", fast)
+    assert slow <= bound * 1.1
+    assert fast >= 2 * bound
+
+    for name in ("gunicorn-sync", "gunicorn-gthread", "uwsgi-threads"):
+        note(11, f"{name}: GET / requests per second (32 clients, 2 s)", rate(lab.start(name).url, "/"))
     for name in ("gunicorn-gevent", "uwsgi-gevent"):
         url = lab.start(name).url
         note(11, f"{name}: GET / requests per second (32 clients, 2 s)", rate(url, "/"))

@@ -4,6 +4,7 @@
 * :mod:`tests.support.cli`: labbench's command line in a child process;
 * :mod:`tests.support.bench_fixtures`: results.json documents to render and read;
 * :mod:`tests.support.burst`: N concurrent requests, timed;
+* :mod:`tests.support.claims`: the claims ledger's recorded numbers, and the kernel's listen queue;
 * :mod:`tests.support.mdtables`: Markdown tables as data;
 * :mod:`tests.support.inprocess`: the app served from the test process on loopback.
 """
