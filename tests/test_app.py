@@ -113,6 +113,24 @@ def test_sleep_in_c_sleeps_its_whole_time_through_a_signal() -> None:
     assert took >= 0.1
 
 
+def test_sleep_in_c_uninterrupted_runs_a_python_handler_only_after_it_returns(client: FlaskClient) -> None:
+    """What a C library that resumes its wait after a signal does to a Python
+    handler (gunicorn's SIGABRT on a worker timeout): it waits for the call."""
+    handled: list[float] = []
+    previous = signal.signal(signal.SIGUSR1, lambda _number, _frame: handled.append(time.monotonic()))
+    timer = threading.Timer(0.02, signal.pthread_kill, (threading.get_ident(), signal.SIGUSR1))
+    try:
+        timer.start()
+        started = time.monotonic()
+        assert client.get("/io?ms=200&via=c-uninterrupted").json == {"slept_ms": 200}
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+    assert len(handled) == 1
+    assert handled[0] - started >= 0.2, "the handler ran during the sleep, not after it"
+    assert signal.SIGUSR1 not in signal.pthread_sigmask(signal.SIG_BLOCK, []), "the mask is restored"
+
+
 @pytest.mark.parametrize("via", ["C", "ctypes", "", "python ", "c\x00", "x" * 100])
 def test_bad_via_is_a_400_naming_the_parameter_before_any_sleep(client: FlaskClient, via: str) -> None:
     started = time.monotonic()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from labbench import cli, faults, faulttimeline, native, options
+from labbench import cli, faults, faulttimeline, faultwatch, native, options, pinned
 from labbench.appclient import AppClient, Outcome
 from labbench.report.html import render_html
 from labbench.report.markdown import fault_sections
@@ -69,7 +69,7 @@ def test_summary_compares_the_seconds_after_with_those_before() -> None:
     assert result["failures_after"] == 43
 
 
-class Scripted(faults.Watch):
+class Scripted(faultwatch.Watch):
     """A watch whose censuses come from a script; the cell ends when it runs out."""
 
     def __init__(self, censuses: list[dict[str, Any] | None], per_request: bool = False) -> None:
@@ -100,8 +100,8 @@ BEFORE = {"pid": 1, "started": 10.0, "workers": [2, 3]}
 def test_follow_names_what_happened_to_the_server(
     script: list[dict[str, Any] | None], per_request: bool, outcome: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(faults, "POLL_S", 0.001)
-    seen = faults.follow(Scripted(script, per_request), BEFORE, time.monotonic(), until_whole=True)
+    monkeypatch.setattr(faultwatch, "POLL_S", 0.001)
+    seen = faultwatch.follow(Scripted(script, per_request), BEFORE, time.monotonic(), until_whole=True)
     assert seen["outcome"] == outcome
     assert (seen["whole_again_s"] is None) == (outcome == "down")
 
@@ -137,11 +137,11 @@ class Unanswering:
 
 @pytest.mark.unit
 def test_the_injections_report_what_they_saw_without_a_real_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(faults, "POLL_S", 0.001)
+    monkeypatch.setattr(faultwatch, "POLL_S", 0.001)
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
 
-    def watch(app: Unanswering) -> faults.Watch:
-        watched = faults.Watch(app, 4000)
+    def watch(app: Unanswering) -> faultwatch.Watch:
+        watched = faultwatch.Watch(app, 4000)
         watched.ending.set()  # the cell is over: nothing to wait for
         return watched
 
@@ -323,6 +323,102 @@ def test_faults_through_compose(lab_stack: object, tmp_path: Path, monkeypatch: 
     assert observed(cells["gunicorn-sync", "recycle"])["recycled"] >= 1, "LAB_MAX_REQUESTS reached the runner"
     for server in servers:
         assert cells[server, "stop"]["back_after_s"] is not None, f"{server} came back after its stop"
+
+
+# --- a request that blocks its worker past gunicorn's --timeout --------------------
+
+
+class Connection:
+    """A stand-in for an open connection: records whether it was closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.unit
+def test_the_block_puts_its_requests_on_the_busiest_worker_and_one_on_each_other() -> None:
+    opened = [pinned.Pinned(Connection(), pid) for pid in [7, 9, 9, None, 8, 9, 9, 9, 7]]  # type: ignore[arg-type]
+    blocker, beside, others = pinned.choose(opened, beside=3)
+    assert blocker is opened[1] and beside == [opened[2], opened[5], opened[6]]
+    assert sorted(each.pid for each in others) == [7, 8]
+    used = {id(each) for each in [blocker, *beside, *others]}
+    assert all(each.connection.closed != (id(each) in used) for each in opened), "the rest are closed"
+    # A server that closes every connection after its answer pins nothing: the blocking request goes alone.
+    unpinned = [pinned.Pinned(Connection(), None) for _ in range(3)]  # type: ignore[arg-type]
+    assert pinned.choose(unpinned, beside=3) == (unpinned[0], [], [])
+
+
+BLOCK_KNOBS = {"LAB_GUNICORN_TIMEOUT": "2"}
+BLOCK_MS = "5000"  # more than the timeout above, with room for the arbiter's once-a-second check
+
+
+@pytest.fixture(scope="module")
+def blocks(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+    """Both block experiments against gunicorn's gevent and gthread workers, with a 2 s timeout."""
+    output = tmp_path_factory.mktemp("b")
+    flags = ["--faults", "block,block-uninterrupted", "--long-ms", BLOCK_MS]
+    found = fault_run(output, "gunicorn-gevent,gunicorn-gthread", *flags, env=BLOCK_KNOBS)["faults"]
+    return {(cell["server"], cell["fault"]): observed(cell) for cell in found}
+
+
+def _pinned_and_replaced(seen: dict[str, Any]) -> None:
+    """The experiment did what it says: requests beside the blocking one, on its
+    worker (the answers name that worker), and the timeout replaced that worker."""
+    assert seen["pinned"] and seen["same_in_flight"] >= 1 and seen["other_in_flight"] >= 1, seen
+    worker = seen["requests"][0]["pid"]
+    for request in seen["requests"]:
+        if request["answered_by"] is not None:
+            assert request["answered_by"] == request["pid"], f"not served on its pinned worker: {request}"
+    assert seen["result"] != "200" and seen["seconds"] < int(BLOCK_MS) / 1000, "the timeout cut it off"
+    assert seen["outcome"] == "respawned" and seen["requests"][0]["worker_alive_after"] is False, worker
+    assert seen["other_completed"] == seen["other_in_flight"], "the other workers were not concerned"
+
+
+@pytest.mark.native
+def test_a_block_the_signal_handler_cannot_interrupt_kills_every_request_on_the_gevent_worker(blocks) -> None:
+    """The heartbeat of a gevent worker runs in its hub: blocked past --timeout,
+    the worker gets SIGABRT, cannot act on it, and a second later SIGKILL ends
+    it with every connection it holds."""
+    seen = blocks["gunicorn-gevent", "block-uninterrupted"]
+    _pinned_and_replaced(seen)
+    assert seen["same_completed"] == 0, f"requests on the killed worker survived: {seen['requests']}"
+
+
+@pytest.mark.native
+def test_a_block_the_signal_handler_interrupts_lets_the_gevent_worker_drain(blocks) -> None:
+    """gunicorn 27's gevent worker turns the SIGABRT into the end of the blocking
+    request alone, then finishes what else it holds before it exits."""
+    seen = blocks["gunicorn-gevent", "block"]
+    _pinned_and_replaced(seen)
+    assert seen["same_completed"] == seen["same_in_flight"], seen["requests"]
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("fault", ["block", "block-uninterrupted"])
+def test_a_block_in_a_gthread_worker_is_no_timeout(blocks, fault: str) -> None:
+    """gthread's heartbeat runs in its main thread, which a request in another thread does not block."""
+    seen = blocks["gunicorn-gthread", fault]
+    assert seen["result"] == "200" and seen["outcome"] == "unaffected", seen
+    assert seen["same_completed"] == seen["same_in_flight"] >= 1, seen["requests"]
+
+
+@pytest.mark.native
+def test_preload_imports_the_app_before_the_gevent_worker_patches(tmp_path: Path) -> None:
+    """With --preload the master imports the app (Flask, urllib3, ssl) before
+    it forks; each gevent worker monkey-patches afterwards, and gevent says
+    what it could not patch (docs/models.md, gunicorn-gevent)."""
+    logs = {}
+    for name, env in [("plain", {}), ("preload", {"GUNICORN_CMD_ARGS": "--preload"})]:
+        with (tmp_path / name).open("w+") as log:
+            with native.serve(matrix.get("gunicorn-gevent"), env=env, log=log) as url:
+                assert AppClient(url).whoami()["monkey_patched_by"] == "gevent"
+            log.seek(0)
+            logs[name] = log.read()
+    assert "MonkeyPatchWarning" not in logs["plain"], logs["plain"][-2000:]
+    warning = logs["preload"][logs["preload"].find("MonkeyPatchWarning") :]
+    assert "MonkeyPatchWarning" in logs["preload"] and "ssl" in warning, logs["preload"][-2000:]
 
 
 #: The short soak's bound: what a leak of a few KiB per request would pass in 60 s.

@@ -26,6 +26,7 @@ import errno
 import importlib.metadata
 import json
 import re
+import signal
 import time
 from typing import Any
 
@@ -51,8 +52,9 @@ _http = urllib3.PoolManager(maxsize=64, block=False, retries=False)
 
 # What /io sleeps through: Python's time.sleep (which gevent and eventlet patch),
 # or libc's nanosleep called through ctypes, the way a C-extension client such
-# as mysqlclient or pycurl blocks in C where no monkey patch can reach.
-SLEEP_VIA = ("python", "c")
+# as mysqlclient or pycurl blocks in C where no monkey patch can reach;
+# "c-uninterrupted" holds signals off until it returns (see below).
+SLEEP_VIA = ("python", "c", "c-uninterrupted")
 
 # dlopen(NULL): the C library this interpreter already runs on.
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -73,6 +75,22 @@ def _sleep_in_c(ms: int) -> None:
             raise OSError(ctypes.get_errno(), "nanosleep failed")
         # A signal woke it early: sleep what is left, as time.sleep does.
         wanted, left = left, _Timespec()
+
+
+def _sleep_in_c_uninterrupted(ms: int) -> None:
+    """Sleep in C with this thread's signals blocked until the call returns.
+
+    ``_sleep_in_c`` comes back to Python whenever a signal interrupts it, so
+    a Python signal handler (gunicorn's SIGABRT on a worker timeout) runs at
+    once. Many C libraries instead resume their wait after a signal (libpq's
+    poll loop does), and a long computation inside a C extension never
+    looks: the handler waits until the call returns. This is that call.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        _sleep_in_c(ms)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _via() -> str:
@@ -119,8 +137,11 @@ def json_dumps() -> Response:
 @bp.get("/io")
 def io() -> Response:
     ms = _ms(default=defaults.IO_MS)
-    if _via() == "c":
+    via = _via()
+    if via == "c":
         _sleep_in_c(ms)
+    elif via == "c-uninterrupted":
+        _sleep_in_c_uninterrupted(ms)
     else:
         time.sleep(ms / 1000)
     return jsonify(slept_ms=ms)

@@ -26,9 +26,12 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
+from labbench import faultwatch, pinned
+from labbench.faultwatch import Server, Watch, follow, in_threads
 from labcore import defaults
 from labcore.scenarios import SCENARIOS
 
@@ -42,8 +45,6 @@ SLOW_CLIENTS = 8
 #: Requests in flight when the stop arrives, and how long each one takes.
 PROBES = 4
 PROBE_MS = 2000
-#: How often the runner asks the server for its census while watching.
-POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -54,93 +55,7 @@ class Settings:
     soak_s: float = defaults.SOAK_S  # --soak-s: the soak's length
 
 
-class Answer(Protocol):
-    """What one request got: its HTTP status or the error's name, and how long it took."""
-
-    @property
-    def result(self) -> str: ...
-    @property
-    def seconds(self) -> float: ...
-
-
-class Server(Protocol):
-    """What an experiment asks of the server under test: its instruments
-    (None when it does not answer), its fault endpoints, and plain requests."""
-
-    @property
-    def address(self) -> tuple[str, int]: ...
-    def census(self) -> dict[str, Any] | None: ...
-    def usage(self) -> dict[str, Any] | None: ...
-    def crash(self) -> str: ...
-    def stop(self) -> str: ...
-    def request(self, path: str, method: str = "GET", timeout: float | None = None) -> Answer: ...
-
-
-@dataclass
-class Watch:
-    """What an injection needs: the server, the clock and when to stop."""
-
-    app: Server
-    long_ms: int
-    # How to send the server SIGTERM: directly where the runner can (native
-    # mode), else through /fault/stop, which waits its turn like any request.
-    terminate: Callable[[], str] | None = None
-    # True for a server that forks a process per request (its "workers" come and go).
-    per_request: bool = False
-    ending: threading.Event = field(default_factory=threading.Event)
-    at: float | None = None  # Unix time of the fault
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.app.address
-
-    def census(self) -> dict[str, Any] | None:
-        """The server's census (pid, start, workers), or None if it does not answer."""
-        return self.app.census()
-
-    def mark(self) -> float:
-        self.at = time.time()
-        return time.monotonic()
-
-
 # --- the experiments ------------------------------------------------------------
-
-
-def follow(watch: Watch, before: dict[str, Any], start: float, until_whole: bool) -> dict[str, Any]:
-    """Watch the server's census after a fault, until the cell ends or, with
-    ``until_whole``, until it is whole again; say what happened to it."""
-    old = set(before.get("workers", []))
-    lost: set[int] = set()
-    new: set[int] = set()
-    restarted = False
-    seen: dict[str, Any] = {"answered_again_s": None, "whole_again_s": None, "workers_before": len(old)}
-    while not watch.ending.wait(POLL_S):
-        census = watch.census()
-        if census is None:
-            continue
-        elapsed = round(time.monotonic() - start, 2)
-        now = set(census["workers"])
-        seen["answered_again_s"] = seen["answered_again_s"] or elapsed
-        seen["workers_after"] = len(now)
-        restarted |= census["started"] != before.get("started")
-        lost |= old - now
-        new |= now - old
-        whole = restarted or watch.per_request or (len(now) >= len(old) and (new or not lost))
-        if whole and seen["whole_again_s"] is None:
-            seen["whole_again_s"] = elapsed
-            if until_whole:
-                break
-    return seen | {"outcome": _outcome(seen, restarted, watch.per_request, bool(lost and new))}
-
-
-def _outcome(seen: dict[str, Any], restarted: bool, per_request: bool, replaced: bool) -> str:
-    if seen["answered_again_s"] is None:
-        return "down"  # it never answered again within the cell
-    if restarted:
-        return "restarted"  # a new top process: something outside brought it back
-    if replaced and not per_request:
-        return "respawned"  # the same master replaced what was lost
-    return "unaffected"
 
 
 def crash(watch: Watch) -> dict[str, Any]:
@@ -159,25 +74,6 @@ def probe(app: Server, ms: int) -> dict[str, Any]:
     return {"result": outcome.result, "seconds": outcome.seconds}
 
 
-def _in_threads(calls: list[Callable[[], dict[str, Any]]]) -> Callable[[], list[dict[str, Any]]]:
-    """Start each call in a thread; the returned function waits for their results."""
-    results: list[dict[str, Any]] = [{} for _ in calls]
-
-    def run(index: int) -> None:
-        results[index] = calls[index]()
-
-    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-
-    def join() -> list[dict[str, Any]]:
-        for thread in threads:
-            thread.join()
-        return results
-
-    return join
-
-
 def _accepting(address: tuple[str, int]) -> bool:
     try:
         with socket.create_connection(address, timeout=0.5):
@@ -189,7 +85,7 @@ def _accepting(address: tuple[str, int]) -> bool:
 def stop(watch: Watch) -> dict[str, Any]:
     """SIGTERM the server while PROBES requests of PROBE_MS are in flight:
     how many finish, and when it stops taking new connections."""
-    join = _in_threads([lambda: probe(watch.app, PROBE_MS)] * PROBES)
+    join = in_threads([lambda: probe(watch.app, PROBE_MS)] * PROBES)
     time.sleep(0.5)  # long enough to be in flight, well short of done
     start = watch.mark()
     answer = watch.terminate() if watch.terminate else watch.app.stop()
@@ -231,7 +127,7 @@ def _slow_client(address: tuple[str, int], ending: threading.Event) -> dict[str,
 def slow_clients(watch: Watch) -> dict[str, Any]:
     """SLOW_CLIENTS connections that never finish their request, beside the normal users."""
     watch.mark()
-    clients = _in_threads([lambda: _slow_client(watch.address, watch.ending)] * SLOW_CLIENTS)()
+    clients = in_threads([lambda: _slow_client(watch.address, watch.ending)] * SLOW_CLIENTS)()
     dropped = [client["held_s"] for client in clients if client["closed_by_server"]]
     return {
         "clients": SLOW_CLIENTS,
@@ -245,7 +141,7 @@ def timeout(watch: Watch) -> dict[str, Any]:
     and whether the worker that served it survived."""
     before = watch.census() or {}
     start = watch.mark()
-    join = _in_threads([lambda: probe(watch.app, watch.long_ms)])
+    join = in_threads([lambda: probe(watch.app, watch.long_ms)])
     # A master replaces a killed worker a moment after the client hears of it:
     # watch until the cell ends, not just until the answer.
     seen = follow(watch, before, start, until_whole=False)
@@ -258,11 +154,69 @@ def recycle(watch: Watch) -> dict[str, Any]:
     first = watch.census() or {"workers": []}
     watch.mark()
     seen = set(first["workers"])
-    while not watch.ending.wait(POLL_S):
+    while not watch.ending.wait(faultwatch.POLL_S):
         census = watch.census()
         if census is not None:
             seen |= set(census["workers"])
     return {"workers": len(first["workers"]), "recycled": len(seen) - len(first["workers"])}
+
+
+#: Connections the block experiment opens to find requests that share a worker,
+#: and how many it keeps in flight beside the blocking request on its worker.
+CONNECTIONS = 12
+BESIDE = 3
+#: How much longer than the blocking request those beside it last, so that
+#: they are still in flight when the server's timeout fires.
+BESIDE_EXTRA_MS = 2000
+
+
+def _beside_ms(long_ms: int) -> int:
+    return long_ms + BESIDE_EXTRA_MS
+
+
+def _block_s(settings: Settings) -> float:
+    return 2 * _beside_ms(settings.long_ms) / 1000 + 2  # a request beside may queue a round for its thread
+
+
+def block(watch: Watch, via: str) -> dict[str, Any]:
+    """A request that blocks its worker in C for ``long_ms``, past the server's timeout, beside waiting
+    ones on its worker and the others. ``via`` (/io's): ``c`` lets a signal handler run, ``c-uninterrupted`` not."""
+    before = watch.census() or {}
+    blocker, beside, others = pinned.choose(pinned.open_pinned(watch.address, CONNECTIONS), BESIDE)
+    waiting = [*beside, *others]
+    patience = _block_s(Settings(long_ms=watch.long_ms)) + 20
+    path = SCENARIOS["io"].request(io_ms=_beside_ms(watch.long_ms))
+    join_waiting = in_threads([partial(pinned.send, each, path, patience) for each in waiting])
+    time.sleep(0.5)  # long enough to be in flight
+    start = watch.mark()
+    blocking = SCENARIOS["io"].request(io_ms=watch.long_ms) + f"&via={via}"
+    join_blocker = in_threads([partial(pinned.send, blocker, blocking, patience)])
+    seen = follow(watch, before, start, until_whole=False)
+    answers = join_blocker() + join_waiting()
+    after = set((watch.census() or {}).get("workers", []))
+
+    def alive(pid: int | None) -> bool | None:
+        return None if pid is None or not after else pid in after
+
+    roles = ["blocker", *["beside"] * len(beside), *["other"] * len(others)]
+    requests = [
+        {"role": role, "pid": each.pid, "worker_alive_after": alive(each.pid)} | answer
+        for role, each, answer in zip(roles, [blocker, *waiting], answers, strict=True)
+    ]
+    sent = [request for request in requests if request["result"] != pinned.NOT_SENT]
+    same, other = ([request for request in sent if request["role"] == role] for role in ("beside", "other"))
+    return {
+        "long_ms": watch.long_ms,
+        "via": via,
+        "pinned": blocker.pid is not None,
+        "result": requests[0]["result"],
+        "seconds": requests[0]["seconds"],
+        "same_in_flight": len(same),
+        "same_completed": sum(request["result"] == "200" for request in same),
+        "other_in_flight": len(other),
+        "other_completed": sum(request["result"] == "200" for request in other),
+        "requests": requests,
+    } | seen
 
 
 #: How often the soak reads the server's /usage.
@@ -342,6 +296,24 @@ FAULTS = {
             timeout,
         ),
         Fault(
+            "block",
+            "A request that blocks its worker",
+            "One request blocks its worker in C past the server's timeout while others wait on the same worker "
+            "and on the others: which of them fail, and is the worker replaced?",
+            SCENARIOS["io"].user_class,
+            _block_s,
+            partial(block, via="c"),
+        ),
+        Fault(
+            "block-uninterrupted",
+            "A request that blocks its worker and its signals",
+            "The same, in a C call that lets no signal handler run until it returns, as many C libraries do: "
+            "which requests fail now?",
+            SCENARIOS["io"].user_class,
+            _block_s,
+            partial(block, via="c-uninterrupted"),
+        ),
+        Fault(
             "recycle",
             "Worker recycling",
             "Workers recycled after max-requests under load: are requests lost or connections reset?",
@@ -360,8 +332,10 @@ FAULTS = {
     ]
 }
 
-#: What ``--faults all`` runs: every fault, but not the long soak.
-ALL = [name for name in FAULTS if name != "soak"]
+#: What ``--faults all`` runs: every fault, but not the long soak, nor the
+#: two blocks, whose cells last twice ``--long-ms`` and mean most with short
+#: server timeouts (docs/faults.md).
+ALL = [name for name in FAULTS if name != "soak" and not name.startswith("block")]
 
 
 def seconds(fault: Fault, settings: Settings) -> float:

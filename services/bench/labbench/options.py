@@ -191,13 +191,14 @@ OPTIONS: dict[str, Option] = {
         ),
         Option(
             "faults", fault_names, [],
-            f"fault experiments, comma-separated, or 'all' (every one but soak): {', '.join(faults.FAULTS)}; "
-            "given alone, they replace the default scenarios and run once (docs/faults.md)",
+            f"fault experiments, comma-separated: {', '.join(faults.FAULTS)}, or 'all' (not soak, the "
+            "blocks); alone, they replace the scenarios and run once (docs/faults.md)",
             plan="faults", metavar="A,B",
         ),
         Option(
             "long_ms", number(1000, int, defaults.LONG_MS_MAX), defaults.LONG_MS,
-            "length of the timeout fault's request; must outlast the servers' timeouts", plan="long_ms", metavar="MS",
+            "length of the timeout and block faults' long request; must outlast the servers' timeouts",
+            plan="long_ms", metavar="MS",
         ),
         Option(
             "soak_s", number(10), defaults.SOAK_S, "length of the soak experiment's load, in seconds",

@@ -175,7 +175,7 @@ Point2 = Annotated[list[int | float], Field(min_length=2, max_length=2)]
 
 
 class Followed(Model):
-    """The server's census after a crash or a timeout (faults.follow)."""
+    """The server's census after a crash or a timeout (faultwatch.follow)."""
 
     answered_again_s: float | None
     whole_again_s: float | None
@@ -211,6 +211,30 @@ class TimeoutSeen(Followed):
     seconds: float
 
 
+class BlockedRequest(Model):
+    """One request of the block experiment, on a connection pinned to ``pid``."""
+
+    role: Literal["blocker", "beside", "other"]
+    pid: int | None
+    worker_alive_after: bool | None
+    result: str
+    seconds: float
+    answered_by: int | None
+
+
+class BlockSeen(Followed):
+    long_ms: int
+    via: Literal["c", "c-uninterrupted"]
+    pinned: bool
+    result: str
+    seconds: float
+    same_in_flight: int
+    same_completed: int
+    other_in_flight: int
+    other_completed: int
+    requests: list[BlockedRequest]
+
+
 class RecycleSeen(Model):
     workers: int
     recycled: int
@@ -230,6 +254,8 @@ OBSERVED: dict[str, type[Model]] = {
     "stop": StopSeen,
     "slow-clients": SlowClientsSeen,
     "timeout": TimeoutSeen,
+    "block": BlockSeen,
+    "block-uninterrupted": BlockSeen,
     "recycle": RecycleSeen,
     "soak": SoakSeen,
 }

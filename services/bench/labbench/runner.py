@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, faults, faulttimeline, locustrun, metadata
+from labbench import BenchError, faults, faulttimeline, faultwatch, locustrun, metadata
 from labbench.locustrun import Load
 from labbench.plan import CellKey, FaultKey, done, expected_seconds, run_order, settings
 from labbench.progress import Progressing
@@ -163,7 +163,7 @@ def run_fault_cell(key: FaultKey, order: int, plan: Plan, targets: Targets, fold
     # Two censuses of the idle server: a server that forks a process per
     # request shows a different "worker" each time.
     workers = [(app.census() or {}).get("workers") for _ in range(2)]
-    watch = faults.Watch(app, plan.long_ms, targets.terminator(key.server), workers[0] != workers[1])
+    watch = faultwatch.Watch(app, plan.long_ms, targets.terminator(key.server), workers[0] != workers[1])
     window = threading.Event()
     observed: dict[str, Any] = {}
 

@@ -223,8 +223,9 @@ def fault_methodology(results: Results) -> list[str]:
         "ok/s before is the mean of the seconds before the fault, after is the mean from its second second on.",
         "Faults reach the server as they would reach a real one: SIGKILL of the worker that serves /fault/crash, "
         "SIGTERM to the server's top process (/fault/stop, what `docker compose stop` sends), raw sockets that "
-        "send a request one byte a second, one request longer than the server's timeout, and the server's own "
-        "max-requests. The runner then watches the server's census (/whoami: top process and worker pids).",
+        "send a request one byte a second, one request longer than the server's timeout, one that blocks its "
+        "worker in C beside others pinned to it by keep-alive, and the server's own max-requests. "
+        "The runner then watches the server's census (/whoami: top process and worker pids).",
         f"A second with fewer than {faulttimeline.OUTAGE:.0%} of the usual successes counts as a second "
         "without service. "
         "After each experiment a server that is down is brought back before the next cell "

@@ -162,6 +162,27 @@ def _long_request(cell: FaultCell) -> str:
     return f"{seen['result']} after {seen['seconds']:g} s"
 
 
+def _in_flight(prefix: str) -> Callable[[FaultCell], str]:
+    def read(cell: FaultCell) -> str:
+        seen = cell.observed or {}
+        if f"{prefix}_in_flight" not in seen:
+            return UNKNOWN
+        if not seen[f"{prefix}_in_flight"]:
+            return "none"
+        return f"{seen[f'{prefix}_completed']} of {seen[f'{prefix}_in_flight']} completed"
+
+    return read
+
+
+BLOCK_COLUMNS = [
+    ("The blocking request got", _long_request),
+    ("Its worker", _observed("outcome", _outcome)),
+    ("Waiting beside it on its worker", _in_flight("same")),
+    ("Waiting on the other workers", _in_flight("other")),
+    ("Other requests failed", _failed),
+    ("Throughput kept", _kept),
+]
+
 #: Per fault: the columns after the server's name, as (header, value).
 FAULT_COLUMNS: dict[str, list[tuple[str, Callable[[FaultCell], str]]]] = {
     "crash": [
@@ -190,6 +211,8 @@ FAULT_COLUMNS: dict[str, list[tuple[str, Callable[[FaultCell], str]]]] = {
         ("Other requests failed", _failed),
         ("Throughput kept", _kept),
     ],
+    "block": BLOCK_COLUMNS,
+    "block-uninterrupted": BLOCK_COLUMNS,
     "soak": [
         ("Memory at the start", _observed("memory_start_bytes", _mib())),
         ("Memory at the end", _observed("memory_end_bytes", _mib())),
