@@ -9,6 +9,7 @@ ignores the knob (logs as it ships) fails one of the two.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -19,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labbench import BenchError, native
+from labbench import BenchError, compare, native
 from labbench.results import Results
 from labcore import accesslog, matrix
-from tests.support import bench_fixtures
+from tests.support import ROOT, bench_fixtures
 from tests.support.cli import labbench, only_run
 
 REQUESTS = 40  # per server and setting: enough to tell "one per request" from "some"
@@ -86,11 +87,11 @@ def test_every_server_logs_each_request_with_the_knob_on_and_none_with_it_off(na
 @pytest.mark.native
 @pytest.mark.parametrize("name", matrix.names())
 def test_every_server_refuses_a_bad_value_with_the_knob_s_message(name: str, upstream_url: str) -> None:
-    with pytest.raises(native.ServerFailed, match="LAB_ACCESS_LOG must be 0") as failed:
-        with native.serve(
-            matrix.get(name), upstream_url=upstream_url, env={accesslog.VARIABLE: "yes"}, startup_timeout=20
-        ):
-            pass
+    with (
+        pytest.raises(native.ServerFailed, match="LAB_ACCESS_LOG must be 0") as failed,
+        native.serve(matrix.get(name), upstream_url=upstream_url, env={accesslog.VARIABLE: "yes"}, startup_timeout=20),
+    ):
+        pass
     assert "Traceback" not in str(failed.value), f"{name} answered a bad value with a traceback"
 
 
@@ -139,3 +140,40 @@ def test_a_run_records_the_policy_its_servers_followed(tmp_path: Path, value: st
     assert result.returncode == 0, result.stderr[-3000:]
     run = Results.from_json((only_run(tmp_path) / "results.json").read_text()).run
     assert run.access_log is (value == "1")
+
+
+# --- docs/results.md: what the policy costs ----------------------------------------------
+
+#: The two runs docs/results.md compares: the same plan, with LAB_ACCESS_LOG=0 then 1.
+COST_RUNS = {
+    "off": ROOT / "docs" / "images" / "OFF_RUN-results.json",
+    "on": ROOT / "docs" / "images" / "ON_RUN-results.json",
+}
+
+
+@pytest.mark.unit
+def test_results_md_shows_the_cost_table_labbench_compare_renders(tmp_path: Path) -> None:
+    folders = {}
+    for policy, path in COST_RUNS.items():
+        folders[policy] = tmp_path / policy
+        folders[policy].mkdir()
+        shutil.copyfile(path, folders[policy] / "results.json")
+        assert Results.from_json(path.read_text()).run.access_log is (policy == "on"), path.name
+    rendered = compare.compare(folders["off"], folders["on"])
+    table = [line for line in rendered.splitlines() if line.startswith("|")]
+    text = (ROOT / "docs" / "results.md").read_text()
+    shown = section(text, "## Access logs off and on")
+    assert [line for line in shown.splitlines() if line.startswith("|")] == table
+    # The setup differs in the policy alone: anything else would be in the difference too.
+    assert "- access log: A False, B True" in rendered
+    assert [line for line in rendered.splitlines() if line.startswith("- ") and ": A " in line] == [
+        "- access log: A False, B True"
+    ]
+
+
+def section(text: str, heading: str) -> str:
+    """The text under ``heading`` up to the next heading of the same level."""
+    start = text.index(heading + "\n") + len(heading) + 1
+    level = heading.split(" ", 1)[0]
+    end = text.find("\n" + level + " ", start)
+    return text[start:] if end < 0 else text[start:end]

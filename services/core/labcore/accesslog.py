@@ -34,9 +34,7 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
     as Compose's ``:-`` does."""
     value = (os.environ if environ is None else environ).get(VARIABLE) or DEFAULT
     if value not in _MEANINGS:
-        raise AccessLogError(
-            f"{VARIABLE} must be 0 (no access log) or 1 (a line per request on stdout), not {value!r}"
-        )
+        raise AccessLogError(f"{VARIABLE} must be 0 (no access log) or 1 (a line per request on stdout), not {value!r}")
     return _MEANINGS[value]
 
 
