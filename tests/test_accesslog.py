@@ -146,8 +146,8 @@ def test_a_run_records_the_policy_its_servers_followed(tmp_path: Path, value: st
 
 #: The two runs docs/results.md compares: the same plan, with LAB_ACCESS_LOG=0 then 1.
 COST_RUNS = {
-    "off": ROOT / "docs" / "images" / "OFF_RUN-results.json",
-    "on": ROOT / "docs" / "images" / "ON_RUN-results.json",
+    "off": ROOT / "docs" / "images" / "2026-12-01T140859Z-access-log-off-results.json",
+    "on": ROOT / "docs" / "images" / "2026-12-01T140504Z-access-log-on-results.json",
 }
 
 
