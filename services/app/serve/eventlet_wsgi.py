@@ -16,7 +16,7 @@ import sys  # noqa: E402
 
 from eventlet import wsgi  # noqa: E402
 
-from flasklab.wsgi import app  # noqa: E402
+from flasklab.wsgi import ACCESS_LOG, app  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,8 @@ def main() -> None:
     args = parser.parse_args()
     # The default SIGTERM action would do, but exiting through Python flushes logs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    wsgi.server(eventlet.listen((args.host, args.port)), app, max_size=args.connections)
+    # log_output: eventlet's access log (a line per request on stderr), on by default; the lab's policy decides.
+    wsgi.server(eventlet.listen((args.host, args.port)), app, max_size=args.connections, log_output=ACCESS_LOG)
 
 
 if __name__ == "__main__":

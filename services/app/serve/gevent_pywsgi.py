@@ -16,7 +16,7 @@ import gevent  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
-from flasklab.wsgi import app  # noqa: E402
+from flasklab.wsgi import ACCESS_LOG, app  # noqa: E402
 
 
 def main() -> None:
@@ -25,14 +25,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--connections", type=int, default=1000, help="greenlets (connections) served at once")
     parser.add_argument(
-        "--no-access-log", action="store_true", help="do not log each request (the upstream service uses this)"
+        "--no-access-log",
+        action="store_true",
+        help="never log a request, whatever LAB_ACCESS_LOG says (the upstream service uses this)",
     )
     parser.add_argument("--nagle", action="store_true", help="leave Nagle's algorithm on, as pywsgi ships (see below)")
     parser.add_argument(
         "--grace", type=float, default=8.0, help="seconds requests in flight get to finish after SIGTERM (8)"
     )
     args = parser.parse_args()
-    log = None if args.no_access_log else "default"
+    # pywsgi's default, "default", is a line per request on stderr; None: no access log.
+    log = "default" if ACCESS_LOG and not args.no_access_log else None
     server = WSGIServer((args.host, args.port), app, spawn=Pool(args.connections), log=log)
     server.init_socket()
     if not args.nagle:

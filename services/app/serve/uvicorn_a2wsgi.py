@@ -13,6 +13,7 @@ import os
 
 import uvicorn
 
+from labcore import accesslog
 from serve.asgi import THREADS_VARIABLE
 
 
@@ -24,7 +25,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=10, help="a2wsgi's thread pool per worker (its default: 10)")
     args = parser.parse_args()
     os.environ[THREADS_VARIABLE] = str(args.threads)
-    uvicorn.run("serve.asgi:app", host=args.host, port=args.port, workers=args.workers)
+    # uvicorn logs each request (to the uvicorn.access logger) unless access_log=False.
+    access_log = accesslog.enabled_or_exit()
+    uvicorn.run("serve.asgi:app", host=args.host, port=args.port, workers=args.workers, access_log=access_log)
 
 
 if __name__ == "__main__":

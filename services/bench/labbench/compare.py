@@ -24,6 +24,8 @@ def _limits(run: Run) -> dict[str, Any] | None:
 # What makes two runs' numbers comparable; a difference is listed above the table.
 SETTINGS: list[tuple[str, Callable[[Run], Any]]] = [
     ("mode", lambda run: run.mode),
+    # None: made before the lab had one policy (each server logged as it ships).
+    ("access log", lambda run: run.access_log),
     ("limits", _limits),
     ("measured seconds", lambda run: run.plan.duration_s),
     ("warm-up seconds", lambda run: run.plan.warmup_s),

@@ -14,10 +14,10 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from labbench import locustrun
+from labbench import BenchError, locustrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
-from labcore import defaults, matrix
+from labcore import accesslog, defaults, matrix
 from labcore.scenarios import SCENARIOS
 
 #: Where the lab's images record their digest at build time (services/core/image-digest).
@@ -71,6 +71,15 @@ def limits(usages: dict[str, dict[str, Any] | None], mode: str) -> Limits:
         identical=True,
         **note,
     )
+
+
+def access_log() -> bool:
+    """The access-logging policy the servers follow, as this process's
+    environment says (compose.yaml gives the runner the servers' value)."""
+    try:
+        return accesslog.enabled()
+    except accesslog.AccessLogError as error:
+        raise BenchError(str(error)) from None
 
 
 def record(run: Run, urls: dict[str, str]) -> None:

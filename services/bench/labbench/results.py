@@ -88,6 +88,9 @@ class Run(Model):
     finished_at: str | None = None
     mode: Literal["docker", "native"]
     plan: Plan
+    # The access-logging policy (LAB_ACCESS_LOG) every server followed; None
+    # in runs made before the lab had one, when each logged as it shipped.
+    access_log: bool | None = None
     # Known once the servers answer; absent in a run interrupted before that.
     limits: Limits | None = None
     loadgen_bound_at: float | None = None

@@ -236,9 +236,11 @@ def _targets(mode: str) -> type[Targets]:
 def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     """A new run of ``plan`` in a new folder under ``output``."""
     locustrun.locustfile()  # a missing locustfile is an error now, not in every cell
+    access_log = metadata.access_log()  # a bad LAB_ACCESS_LOG stops the run before it has a folder
     folder = new_run_folder(output)
     mode = "native" if native_mode else "docker"
-    results = Results(run=Run(id=folder.name, started_at=now(), mode=mode, plan=plan))
+    run = Run(id=folder.name, started_at=now(), mode=mode, plan=plan, access_log=access_log)
+    results = Results(run=run)
     save(folder, results)
     return folder, execute(plan, folder, results, _targets(mode))
 
@@ -256,4 +258,8 @@ def resume(folder: Path) -> Results:
         raise BenchError(
             f"{folder}: its run.plan does not fit this labbench ({', '.join(f'no {name}' for name in missing)})"
         )
+    recorded = results.run.access_log
+    if recorded is not None and metadata.access_log() != recorded:
+        # Half the cells with a log line per request and half without would compare different work.
+        raise BenchError(f"{folder} was run with LAB_ACCESS_LOG={int(recorded)}: resume it with the same")
     return execute(plan, folder, results, _targets(results.run.mode))

@@ -6,6 +6,8 @@
   User classes and the runner describes its cells;
 * :mod:`labcore.defaults`: the numbers with a default (work per request, the
   app's cap, the fault experiments' lengths);
+* :mod:`labcore.accesslog`: the access-logging policy every server follows
+  (the ``LAB_ACCESS_LOG`` knob);
 * :mod:`labcore.protocol`: the strings two processes agree on (the app's
   instrument endpoints, the milestones the locustfile logs for the runner).
 
