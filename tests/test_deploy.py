@@ -72,7 +72,7 @@ def test_with_proxy_fix_the_app_sees_the_client_the_proxy_names(monkeypatch: pyt
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("value", [None, "0", "yes"])
+@pytest.mark.parametrize("value", [None, "", "0"])
 def test_without_proxy_fix_forwarded_headers_are_ignored(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
     """Off (the default), a client cannot claim another address or scheme."""
     if value is None:
@@ -81,6 +81,20 @@ def test_without_proxy_fix_forwarded_headers_are_ignored(monkeypatch: pytest.Mon
         monkeypatch.setenv(protocol.PROXY_FIX_ENV, value)
     seen = peer_app().test_client().get("/peer", headers=FORWARDED).json
     assert seen == {"addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_a_bad_proxy_fix_value_is_refused_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Anything but 0 or 1 stops the app with the knob's name: a typo must not
+    silently leave the proxy's headers ignored (or trusted)."""
+    monkeypatch.setenv(protocol.PROXY_FIX_ENV, value)
+    with pytest.raises(SystemExit) as stopped:
+        create_app()
+    assert stopped.value.code == 3
+    assert capsys.readouterr().err == f"LAB_PROXY_FIX must be one of 0, 1, not {value!r}\n"
 
 
 @pytest.mark.unit

@@ -43,16 +43,17 @@ class LabFlask(Flask):
         return coroutines.in_loop_greenlet(func)
 
 
-def _async_recipe() -> str:
-    recipe = os.environ.get(protocol.ASYNC_RECIPE_ENV) or defaults.ASYNC_RECIPE
-    if recipe not in defaults.ASYNC_RECIPES:
+def _choice(variable: str, choices: tuple[str, ...], default: str) -> str:
+    """A knob's value from the environment; unset or empty is ``default``,
+    as Compose's ``:-`` has it."""
+    value = os.environ.get(variable) or default
+    if value not in choices:
         # The server's log shows this line, not a traceback. Exit status 3
         # is gunicorn's "worker failed to boot": its master stops instead of
         # respawning the worker forever.
-        choices = ", ".join(defaults.ASYNC_RECIPES)
-        print(f"{protocol.ASYNC_RECIPE_ENV} must be one of {choices}, not {recipe[:40]!r}", file=sys.stderr)
+        print(f"{variable} must be one of {', '.join(choices)}, not {value[:40]!r}", file=sys.stderr)
         raise SystemExit(3)
-    return recipe
+    return value
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -70,12 +71,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # lab turns it on (compose.yaml, the native launcher), never by default.
         FAULT_ENDPOINTS=os.environ.get(protocol.FAULT_ENDPOINTS_ENV) == "1",
         # How async def views run in a monkey-patched process (coroutines.py).
-        ASYNC_RECIPE=_async_recipe(),
+        ASYNC_RECIPE=_choice(protocol.ASYNC_RECIPE_ENV, defaults.ASYNC_RECIPES, defaults.ASYNC_RECIPE),
         # Behind one proxy (compose.yaml's `proxy`), take the client's address,
         # scheme and host from its X-Forwarded-* headers. Off by default: with
         # it on, any client that reaches the server directly can claim any
         # address or scheme in those headers (docs/deploy.md).
-        PROXY_FIX=os.environ.get(protocol.PROXY_FIX_ENV) == "1",
+        PROXY_FIX=_choice(protocol.PROXY_FIX_ENV, ("0", "1"), "0") == "1",
     )
     if config:
         app.config.update(config)
