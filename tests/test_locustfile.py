@@ -69,12 +69,11 @@ def _locust(*args: str) -> list[str]:
 
 
 def _read_stats(prefix: Path) -> dict[str, Row]:
-    with open(f"{prefix}_stats.csv", newline="") as file:
-        return {
-            row["Name"]: Row(int(row["Request Count"]), int(row["Failure Count"]))
-            for row in csv.DictReader(file)
-            if row["Name"] != "Aggregated"
-        }
+    """Requests and failures per endpoint, from the statistics Locust writes
+    when it stops (its _stats.csv is rewritten once a second and can miss an
+    endpoint whose first answer came in the last second)."""
+    entries = json.loads(Path(f"{prefix}.json").read_text())
+    return {entry["name"]: Row(entry["num_requests"], entry["num_failures"]) for entry in entries}
 
 
 def run_headless(tmp_path: Path, *args: str, users: int = 4, seconds: int = 2) -> Run:
@@ -83,7 +82,7 @@ def run_headless(tmp_path: Path, *args: str, users: int = 4, seconds: int = 2) -
     argv = _locust(
         "--headless",
         *("--users", str(users), "--spawn-rate", str(max(users, 1)), "--run-time", f"{seconds}s"),
-        *("--csv", str(prefix), "--exit-code-on-error", "1", "--only-summary"),
+        *("--csv", str(prefix), "--json-file", str(prefix), "--exit-code-on-error", "1", "--only-summary"),
         *args,
     )
     # cwd=tmp_path: Locust would read a locust.conf or pyproject.toml from the cwd.
