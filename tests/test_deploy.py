@@ -37,7 +37,7 @@ from labbench.targets import NativeTargets
 from labcore import matrix, protocol
 from tests.support import ROOT
 from tests.support.docker import Stack, compose, default_port
-from tests.support.mdtables import md_tables
+from tests.support.mdtables import md_tables, sections_naming
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 PROXY = COMPOSE["services"]["proxy"]
@@ -221,8 +221,7 @@ def test_natively_the_proxy_is_unavailable_and_says_why(monkeypatch: pytest.Monk
 
 def shown_in(run: Path) -> str:
     """The sections of docs/deploy.md (from one ### heading to the next) that name ``run``."""
-    parts = re.split(r"^(?=#{1,3} )", DEPLOY_MD.read_text(), flags=re.M)
-    return "".join(part for part in parts if run.name in part)
+    return sections_naming(DEPLOY_MD.read_text(), run.name, level=3)
 
 
 @pytest.mark.unit

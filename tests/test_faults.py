@@ -31,7 +31,7 @@ from labcore import matrix
 from tests.support import ROOT
 from tests.support.cli import labbench, only_run
 from tests.support.docker import compose
-from tests.support.mdtables import md_tables
+from tests.support.mdtables import md_tables, sections_naming
 
 KNOBS = {"LAB_GUNICORN_TIMEOUT": "2", "LAB_UWSGI_HARAKIRI": "2"}
 LONG_MS = "4000"  # twice the timeouts above
@@ -484,8 +484,7 @@ def test_faults_md_shows_every_experiment_from_a_committed_run() -> None:
 
 def shown_in(run: Path) -> str:
     """The part of docs/faults.md that shows ``run``: its sections that name the file."""
-    parts = re.split(r"^(?=## )", FAULTS_MD.read_text(), flags=re.M)
-    return "".join(part for part in parts if run.name in part)
+    return sections_naming(FAULTS_MD.read_text(), run.name, level=2)
 
 
 @pytest.mark.unit

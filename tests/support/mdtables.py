@@ -25,3 +25,10 @@ def md_tables(text: str) -> dict[str, list[dict[str, str]]]:
 
 def without_fences(text: str) -> str:
     return re.sub(r"^ *```.*?^ *```$", "", text, flags=re.M | re.S)
+
+
+def sections_naming(text: str, name: str, level: int) -> str:
+    """The sections of ``text`` (from one heading of ``level`` or above to the
+    next) that mention ``name``: where a doc shows one committed run."""
+    parts = re.split(rf"^(?=#{{1,{level}}} )", text, flags=re.M)
+    return "".join(part for part in parts if name in part)
