@@ -3,7 +3,10 @@
 Three servers (4 slots, 4000 slots, unbounded) x two scenarios (``io``,
 ``cpu``) x two user counts x three repetitions, in a shuffled order, with the
 awkward cases a real run produces: one load-generator-bound repetition, one
-server that died, one group with failures. Numbers follow a simple model
+server that died, one group with failures. Every ok cell is server-bound, as
+labbench.bottleneck's rules would have it: ``slots`` at ``io`` (every user's
+request is in flight, by construction), the load-generator-bound one too
+(the slots rule comes first), and ``server-cpu`` at ``cpu``. Numbers follow a simple model
 (throughput capped by slots or CPU, latency by Little's law) so every derived
 value can be worked out by hand.
 
@@ -117,6 +120,8 @@ def _cell(server: str, scenario: str, users: int, repetition: int, order: int) -
         "latency_ms": {"mean": mean_ms, "p50": mean_ms, "p95": 1.5 * mean_ms, "p99": 2 * mean_ms, "max": 3 * mean_ms},
         "loadgen_cpu": loadgen_cpu,
         "loadgen_bound": loadgen_cpu >= 0.9,
+        "host_cpu_busy": 0.6,
+        "bottleneck": "slots" if scenario == "io" else "server-cpu",
         "server_cpu_s": round(requests * per_request_cpu_s, 3),
         "server_memory_bytes": (60 + repetition) * 1024 * 1024,
         "server_memory_peak_bytes": (70 + repetition + users) * 1024 * 1024,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labbench.report.format import fmt
+from labbench.report.format import bottleneck_mark, fmt, fmt_bottlenecks
 from labbench.results import Run, load_results
 from labbench.stats import TIMES, Row, summarize
 
@@ -49,8 +49,12 @@ def _flags(a: Row | None, b: Row | None) -> list[str]:
     for label, row in (("A", a), ("B", b)):
         if row is not None and row.loadgen_bound:
             flags.append(f"⚠ LG-bound in {label}")
+        if row is not None and (mark := bottleneck_mark(row)):
+            flags.append(f"{mark} in {label}")
         if row is not None and row.status != "ok":
             flags.append(f"{label}: {row.status}")
+    if a is not None and b is not None and a.measured and b.measured and a.bottlenecks != b.bottlenecks:
+        flags.append(f"bottleneck {fmt_bottlenecks(a)} → {fmt_bottlenecks(b)}")
     return flags
 
 

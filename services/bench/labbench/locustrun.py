@@ -3,8 +3,8 @@
 Locust runs as a subprocess (``--processes`` forks more of it), resets its
 statistics when the warm-up ends (the locustfile's ``--warmup``), and stops by
 itself after warm-up + duration. Around the measured window this module reads
-the server's ``/usage`` and the load generator's own CPU time, so that both
-cover exactly the requests that were counted.
+the server's ``/usage``, the load generator's own CPU time and the machine's
+(/proc/stat), so that all three cover exactly the requests that were counted.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from labbench import BenchError
+from labbench import BenchError, bottleneck
 from labbench.appclient import AppClient
 from labbench.results import Latency
 from labcore import matrix, protocol
@@ -108,6 +108,8 @@ class Measurement:
     usage_before: dict[str, Any] | None
     usage_after: dict[str, Any] | None
     started_at: float
+    #: The whole machine's busy share over the window (labbench.bottleneck.host_busy).
+    host_busy: float | None = None
 
 
 def percentile(histogram: dict[int, int], count: int, fraction: float) -> float | None:
@@ -229,12 +231,14 @@ def measure(
             raise fail("Locust never ended its warm-up")
         window_start, started_at = time.monotonic(), time.time()
         cpu_before, usage_before = _tree_cpu_seconds(process), _Usage(server)
+        host_before = bottleneck.host_cpu_sample()
         if on_window:
             on_window()
         if not log.wait_for(STOPPED, load.duration_s + 30, tick):
             raise fail("Locust did not stop at the end of its run time")
         window = time.monotonic() - window_start
         cpu_after, usage_after = _tree_cpu_seconds(process), _Usage(server)
+        host_after = bottleneck.host_cpu_sample()
         try:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -255,4 +259,5 @@ def measure(
         usage_before=usage_before.value(),
         usage_after=usage_after.value(),
         started_at=started_at,
+        host_busy=bottleneck.host_busy(host_before, host_after),
     )

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labbench import BenchError
+from labbench.bottleneck import Bottleneck
 from labcore import defaults
 
 SCHEMA_VERSION = 1
@@ -150,6 +151,14 @@ class Cell(Model):
     server_cpu_s: float | None = None
     server_memory_bytes: int | None = None
     server_memory_peak_bytes: int | None = None
+    #: Which engine measured the cell; results made before there was a choice are Locust's.
+    engine: Literal["locust", "wrk"] = "locust"
+    #: This cell's req/s ÷ the other engine's on the same server, scenario, users and repetition.
+    crosscheck: float | None = None
+    #: Busy share (0..1) of the whole machine's CPUs over the measured window, from /proc/stat.
+    host_cpu_busy: float | None = None
+    #: What limited the number (labbench.bottleneck); None in results made before it was measured.
+    bottleneck: Bottleneck | None = None
     raw: str
 
     @property

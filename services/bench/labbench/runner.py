@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, faults, faulttimeline, faultwatch, locustrun, metadata
+from labbench import BenchError, bottleneck, faults, faulttimeline, faultwatch, locustrun, metadata
 from labbench.locustrun import Load
 from labbench.plan import CellKey, FaultKey, done, expected_seconds, run_order, settings
 from labbench.progress import Progressing
@@ -93,6 +93,30 @@ def _unavailable(name: str, targets: Targets) -> str | None:
 # --- one cell ---------------------------------------------------------------------
 
 
+def classify_cell(cell: Cell, server: matrix.Server, cpu_limit: float | None) -> bottleneck.Bottleneck | None:
+    """What limited an ok cell's number (labbench.bottleneck), from what the cell
+    recorded, the server's slots and its CPU limit (its /usage); None for any other cell.
+
+    The slots are the server's or the users', whichever are fewer (as in the
+    report's ideal): a closed loop of N users never has more than N requests
+    in flight, so a server with 4000 greenlets is full at 32 users' worth.
+    """
+    if not cell.ok:
+        return None
+    slots = cell.users if server.slots is None else min(server.slots, cell.users)
+    mean_ms = cell.latency_ms.mean if cell.latency_ms else None
+    return bottleneck.classify(
+        server_cpu=None if cell.server_cpu_s is None or not cell.duration_s else cell.server_cpu_s / cell.duration_s,
+        cpu_limit=cpu_limit,
+        in_service=None if cell.rps is None or mean_ms is None else cell.rps * mean_ms / 1000,
+        slots=slots,
+        io_bound=SCENARIOS[cell.scenario].kind == "io",
+        loadgen_cpu=cell.loadgen_cpu,
+        host_busy=cell.host_cpu_busy,
+        crosscheck=cell.crosscheck,
+    )
+
+
 def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Path, on_tick: Tick) -> Cell:
     started = now()
 
@@ -113,7 +137,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
     # A server that died keeps what was measured before it stopped answering.
     died = m.usage_after is None or not targets.answers(key.server)
     before, after = m.usage_before or {}, m.usage_after or {}
-    return cell(
+    measured = cell(
         "server-died" if died else "ok",
         "stopped answering during the cell" if died else None,
         # When the measured window began, not when the warm-up did.
@@ -132,7 +156,10 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         ),
         server_memory_bytes=after.get("memory_bytes"),
         server_memory_peak_bytes=after.get("memory_peak_bytes"),
+        host_cpu_busy=None if m.host_busy is None else round(m.host_busy, 3),
     )
+    measured.bottleneck = classify_cell(measured, targets.servers[key.server], after.get("cpu_limit"))
+    return measured
 
 
 def _not_applicable(server: matrix.Server, fault: str) -> str | None:

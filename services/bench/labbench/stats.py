@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labbench import BenchError
+from labbench.bottleneck import CLASSES, SERVER_BOUND
 from labbench.results import Cell, Latency, Results
 
 MIB = 1024 * 1024
 TIMES = "\N{MULTIPLICATION SIGN}"
+
+#: A cell's bottleneck when its results predate the classification (``bottleneck`` null).
+NOT_CLASSIFIED = "not classified"
 
 # Above this coefficient of variation of req/s over repetitions, the median
 # is too noisy to rank servers on without a second look.
@@ -124,6 +128,18 @@ class Row:
     ideal: float | None = None
     efficiency: float | None = None
     loadgen_bound: bool = False
+    #: Each bottleneck its ok repetitions had, with how many (labbench.bottleneck.CLASSES, or NOT_CLASSIFIED).
+    bottlenecks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def server_bound(self) -> bool:
+        """Measured, and the server itself (its CPU or its slots) was the limit in every ok repetition."""
+        return bool(self.bottlenecks) and all(name in SERVER_BOUND for name in self.bottlenecks)
+
+    @property
+    def not_server_bound(self) -> list[str]:
+        """The bottlenecks of its ok repetitions that were not the server's."""
+        return [name for name in self.bottlenecks if name not in SERVER_BOUND]
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -205,6 +221,12 @@ def _measure(cells: Sequence[Cell], ideal: float | None) -> dict[str, Any]:
     }
 
 
+def bottlenecks(cells: Iterable[Cell]) -> dict[str, int]:
+    """How many of ``cells`` had each bottleneck, in the order of labbench.bottleneck.CLASSES."""
+    counts = Counter(cell.bottleneck or NOT_CLASSIFIED for cell in cells)
+    return {name: counts[name] for name in (*CLASSES, NOT_CLASSIFIED) if counts[name]}
+
+
 def _group_keys(results: Results) -> list[tuple[str, str, int]]:
     """Every group planned or measured: in the plan's order, then any the plan did not name."""
     plan = results.run.plan
@@ -248,6 +270,7 @@ def summarize(results: Results) -> list[Row]:
                 statuses=dict(Counter(cell.status for cell in failed)),
                 # Only the repetitions behind the numbers can make them suspect.
                 loadgen_bound=any(cell.loadgen_bound for cell in ok),
+                bottlenecks=bottlenecks(ok),
                 **(_measure(ok, ideal) if ok else {"ideal": ideal}),
             )
         )
@@ -295,14 +318,16 @@ def median_rps(row: Row) -> float:
 
 
 def can_win(row: Row) -> bool:
-    """Measured, with few enough failures that its req/s means answers."""
-    return row.measured and (row.failure_pct or 0) <= MAX_WINNER_FAILURE_PCT
+    """Measured, server-bound in every repetition (so its req/s is the server's, not
+    the load generator's or the machine's), with few enough failures that it means answers."""
+    return row.measured and row.server_bound and (row.failure_pct or 0) <= MAX_WINNER_FAILURE_PCT
 
 
 def winners(rows: Iterable[Row]) -> list[Winner]:
     """The highest median req/s per scenario and users, among the groups that :func:`can_win`.
 
-    A scenario and user count where no group qualifies has no winner. Ties go to the
+    A scenario and user count where no group qualifies has no winner (:func:`no_winner`
+    says why). Ties go to the
     group listed first (sorting is stable), so the choice never flips between renders.
     """
     by_case: dict[tuple[str, int], list[Row]] = {}
@@ -314,3 +339,23 @@ def winners(rows: Iterable[Row]) -> list[Winner]:
         if ranked:
             result.append(Winner(scenario, users, ranked[0], ranked[1] if len(ranked) > 1 else None))
     return result
+
+
+def no_winner(case: Sequence[Row]) -> str:
+    """Why one scenario and user count (its rows) has no winner."""
+    measured = [row for row in case if row.measured]
+    if not measured:
+        return "no server was measured"
+    bound = [row for row in measured if row.server_bound]
+    if not bound:
+        seen = sorted({name for row in measured for name in row.not_server_bound})
+        if seen == [NOT_CLASSIFIED]:
+            return (
+                "not classified by bottleneck (measured before labbench classified cells), "
+                "so no row is known to be the server's own number"
+            )
+        return (
+            f"no row was server-bound (its limit was {', '.join(seen)}, never the server's CPU or slots "
+            "in every repetition), so the numbers may not be the servers'"
+        )
+    return f"no server-bound row completed it with at most {MAX_WINNER_FAILURE_PCT:g}% failures"

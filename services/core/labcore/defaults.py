@@ -24,6 +24,18 @@ SOAK_S = 600.0
 #: A load generator busier than this share of its CPU may have set the
 #: number instead of the server (the cell is flagged).
 LOADGEN_HOT = 0.9
+#: A server using this share of its CPU limit over the window was the limit
+#: (bottleneck ``server-cpu``; docs/methodology.md, "Bottleneck per cell").
+SERVER_CPU_HOT = 0.9
+#: An I/O cell whose requests in service (Little's law) reached this share of
+#: the server's slots was bound by them (bottleneck ``slots``).
+SLOTS_FULL = 0.9
+#: One engine below this share of the other engine's req/s on the same cell
+#: was held back by its own work (bottleneck ``load-generator``).
+CROSSCHECK_LOW = 0.9
+#: The whole machine (all CPUs, /proc/stat) at least this busy set the number
+#: (bottleneck ``machine``).
+MACHINE_BUSY = 0.95
 #: How ``async def`` views run where gevent or eventlet has monkey-patched the
 #: process (docs/models.md, "async def views under gevent and eventlet"):
 #: ``greenlet``: Flask's gevent recipe, one asyncio loop per process in a

@@ -1,7 +1,8 @@
 """The charts of a scenario: matplotlib figures, each inlined into report.html as an SVG.
 
-Each server keeps one colour in every chart; a load-generator-bound group is
-hatched and badged, and a group without a measurement shows its status
+Each server keeps one colour in every chart; a group whose number may not be
+the server's (load-generator bound, not server-bound, or not classified by
+bottleneck) is hatched and badged, and a group without a measurement shows its status
 where its mark would be. The same data gives byte-identical SVG.
 """
 
@@ -20,10 +21,30 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from labbench.report.format import ALERT, DASH, INK, LG_LABEL, MUTED, first_seen, fmt, fmt_pct, users_text
+from labbench.report.format import (
+    ALERT,
+    DASH,
+    INK,
+    LG_LABEL,
+    MUTED,
+    NSB_LABEL,
+    UNCLASSIFIED_LABEL,
+    first_seen,
+    flag,
+    fmt,
+    fmt_pct,
+    users_text,
+)
 from labbench.stats import TIMES, Row
 
 LG_HATCH = "////"
+AMBER = "#b45309"
+#: Per mark (format.flag): its hatch, its colour and what the legend says it means.
+MARKS = {
+    LG_LABEL: (LG_HATCH, ALERT, "the load generator may be the limit"),
+    NSB_LABEL: ("\\\\", AMBER, "not the server's CPU or slots: cannot win"),
+    UNCLASSIFIED_LABEL: ("..", AMBER, "bottleneck not measured: cannot win"),
+}
 
 # Inches: about the page's content width, so charts show near the size they were drawn at.
 CHART_WIDTH = 11.5
@@ -113,23 +134,17 @@ def _status_text(ax: Axes, y: float, row: Row) -> None:
     ax.text(0.01, y, text, transform=ax.get_yaxis_transform(), va="center", color=ALERT, style="italic", fontsize=8.5)
 
 
-def _bar(ax: Axes, y: float, value: float, colour: str, loadgen_bound: bool) -> None:
-    """A server's bar; hatched and outlined in red when the load generator may have been the limit."""
-    ax.barh(
-        y,
-        value,
-        height=0.7,
-        color=colour,
-        edgecolor=ALERT if loadgen_bound else colour,
-        hatch=LG_HATCH if loadgen_bound else None,
-        linewidth=1.4 if loadgen_bound else 0,
-    )
+def _bar(ax: Axes, y: float, value: float, colour: str, mark: str | None) -> None:
+    """A server's bar; hatched and outlined in the mark's colour when its number may not be the server's."""
+    hatch, edge, _ = MARKS[mark] if mark else (None, colour, "")
+    ax.barh(y, value, height=0.7, color=colour, edgecolor=edge, hatch=hatch, linewidth=1.4 if mark else 0)
 
 
-def _flag_row(ax: Axes, y: float) -> None:
+def _flag_row(ax: Axes, y: float, mark: str) -> None:
     """A hatched band and a badge across one server's row of a panel."""
-    ax.axhspan(y - 0.45, y + 0.45, facecolor="none", edgecolor=ALERT, hatch=LG_HATCH, alpha=0.35, linewidth=0)
-    ax.text(1, y, LG_LABEL + " ", transform=ax.get_yaxis_transform(), va="center", ha="right", color=ALERT, fontsize=8)
+    hatch, colour, _ = MARKS[mark]
+    ax.axhspan(y - 0.45, y + 0.45, facecolor="none", edgecolor=colour, hatch=hatch, alpha=0.35, linewidth=0)
+    ax.text(1, y, mark + " ", transform=ax.get_yaxis_transform(), va="center", ha="right", color=colour, fontsize=8)
 
 
 def _legend(figure: Figure, handles: list[Any]) -> None:
@@ -137,18 +152,18 @@ def _legend(figure: Figure, handles: list[Any]) -> None:
         figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8.5)
 
 
-def _lg_handle() -> Patch:
-    return Patch(
-        facecolor="white", edgecolor=ALERT, hatch=LG_HATCH, label=f"{LG_LABEL}: the load generator may be the limit"
-    )
+def _mark_handles(data: ChartData) -> list[Any]:
+    """A legend entry for each mark the chart shows."""
+    shown = {flag(row) for row in data.rows.values()}
+    return [
+        Patch(facecolor="white", edgecolor=colour, hatch=hatch, label=f"{mark}: {meaning}")
+        for mark, (hatch, colour, meaning) in MARKS.items()
+        if mark in shown
+    ]
 
 
-def _panel_lg(data: ChartData, users: int) -> bool:
-    return any(row.loadgen_bound for (_, u), row in data.rows.items() if u == users)
-
-
-def _any_lg(data: ChartData) -> bool:
-    return any(row.loadgen_bound for row in data.rows.values())
+def _panel_marked(data: ChartData, users: int) -> bool:
+    return any(flag(row) for (_, u), row in data.rows.items() if u == users)
 
 
 def chart_rps(data: ChartData) -> str:
@@ -157,7 +172,7 @@ def chart_rps(data: ChartData) -> str:
     for ax, users in zip(axes, data.users, strict=True):
         top = max((row.rps.high for (_, u), row in data.rows.items() if u == users and row.rps), default=1.0)
         # Room right of the longest bar for its label, and for a badge when there is one.
-        ax.set_xlim(0, top * (1.8 if _panel_lg(data, users) else 1.3))
+        ax.set_xlim(0, top * (1.8 if _panel_marked(data, users) else 1.3))
         for y, server in enumerate(data.servers):
             row = data.rows.get((server, users))
             if row is None:
@@ -165,14 +180,14 @@ def chart_rps(data: ChartData) -> str:
             if row.rps is None:
                 _status_text(ax, y, row)
                 continue
-            lg = row.loadgen_bound
-            _bar(ax, y, row.rps.median, data.colours[server], lg)
+            mark = flag(row)
+            _bar(ax, y, row.rps.median, data.colours[server], mark)
             error = [[row.rps.median - row.rps.low], [row.rps.high - row.rps.median]]
             ax.errorbar(row.rps.median, y, xerr=error, fmt="none", ecolor=INK, capsize=3, linewidth=1)
-            label = f" {fmt(row.rps.median)}" + (f"  {LG_LABEL}" if lg else "")
-            ax.text(row.rps.high, y, label, va="center", fontsize=8.5, color=ALERT if lg else INK)
+            label = f" {fmt(row.rps.median)}" + (f"  {mark}" if mark else "")
+            ax.text(row.rps.high, y, label, va="center", fontsize=8.5, color=MARKS[mark][1] if mark else INK)
         ax.set_xlabel(f"req/s (median, whiskers min{DASH}max)")
-    _legend(figure, [_lg_handle()] if _any_lg(data) else [])
+    _legend(figure, _mark_handles(data))
     return svg(figure, f"rps-{data.scenario}")
 
 
@@ -200,9 +215,9 @@ def chart_latency(data: ChartData) -> str:
             ax.plot([min(values), max(values)], [y, y], color=colour, linewidth=2, alpha=0.45, solid_capstyle="round")
             for (_name, marker), value in zip(PERCENTILES, values, strict=True):
                 ax.scatter(value, y, marker=marker, s=34, color=colour, zorder=3, linewidths=1.5)
-            if row.loadgen_bound:
-                _flag_row(ax, y)
-        if _panel_lg(data, users):
+            if mark := flag(row):
+                _flag_row(ax, y, mark)
+        if _panel_marked(data, users):
             left, right = ax.get_xlim()
             ax.set_xlim(left, right * 3)  # room for the badges at the panel's right edge
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -213,7 +228,7 @@ def chart_latency(data: ChartData) -> str:
         Line2D([], [], linestyle="none", marker=marker, color=MUTED, label=name.removesuffix("_ms"))
         for name, marker in PERCENTILES
     ]
-    _legend(figure, handles + ([_lg_handle()] if _any_lg(data) else []))
+    _legend(figure, handles + _mark_handles(data))
     return svg(figure, f"latency-{data.scenario}")
 
 
@@ -238,8 +253,9 @@ def chart_rps_vs_users(data: ChartData) -> str:
             label=server,
         )
         for row, rps in measured:
-            if row.loadgen_bound:
-                ax.scatter(row.users, rps.median, s=260, facecolor="none", edgecolor=ALERT, hatch=LG_HATCH, zorder=4)
+            if mark := flag(row):
+                hatch, edge, _ = MARKS[mark]
+                ax.scatter(row.users, rps.median, s=260, facecolor="none", edgecolor=edge, hatch=hatch, zorder=4)
         for row in rows:
             if row.rps is None:
                 failed_any = True
@@ -252,9 +268,7 @@ def chart_rps_vs_users(data: ChartData) -> str:
     ax.set_ylabel(f"req/s (median, whiskers min{DASH}max)")
     ax.grid(axis="y")
     ax.set_axisbelow(True)
-    extra: list[Any] = []
-    if _any_lg(data):
-        extra.append(_lg_handle())
+    extra: list[Any] = _mark_handles(data)
     if failed_any:
         extra.append(
             Line2D([], [], linestyle="none", marker="X", color=MUTED, markeredgecolor=ALERT, label="no ok repetition")
@@ -277,16 +291,17 @@ def chart_concurrency(data: ChartData) -> str:
             if row.effective_concurrency is None:
                 _status_text(ax, y, row)
                 continue
-            lg = row.loadgen_bound
-            _bar(ax, y, row.effective_concurrency, data.colours[server], lg)
+            mark = flag(row)
+            _bar(ax, y, row.effective_concurrency, data.colours[server], mark)
             label = f" {fmt(row.effective_concurrency)}"
             if row.ideal_concurrency is not None:
                 with_ideal = True
                 ax.plot([row.ideal_concurrency] * 2, [y - 0.42, y + 0.42], color=INK, linewidth=2.5)
                 label += f" · {fmt_pct(row.efficiency)} of ideal"
-            if lg:
-                label += f"  {LG_LABEL}"
-            ax.text(row.effective_concurrency, y, label, va="center", fontsize=8.5, color=ALERT if lg else INK)
+            if mark:
+                label += f"  {mark}"
+            colour = MARKS[mark][1] if mark else INK
+            ax.text(row.effective_concurrency, y, label, va="center", fontsize=8.5, color=colour)
         panel = [row for (_, u), row in data.rows.items() if u == users]
         marks = [users] + [
             value for row in panel for value in (row.effective_concurrency, row.ideal_concurrency) if value
@@ -296,7 +311,7 @@ def chart_concurrency(data: ChartData) -> str:
     handles: list[Any] = [Line2D([], [], color=MUTED, linestyle="--", label="users (offered concurrency)")]
     if with_ideal:
         handles.append(Line2D([], [], color=INK, linewidth=2.5, label=f"ideal: ideal req/s {TIMES} work per request"))
-    _legend(figure, handles + ([_lg_handle()] if _any_lg(data) else []))
+    _legend(figure, handles + _mark_handles(data))
     return svg(figure, f"concurrency-{data.scenario}")
 
 

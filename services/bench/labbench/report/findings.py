@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from labbench import faults, faulttimeline
-from labbench.report.format import LG_LABEL, fmt, fmt_failures, fmt_pct, group_name, users_text
+from labbench.report.format import (
+    LG_LABEL,
+    NSB_LABEL,
+    fmt,
+    fmt_bottlenecks,
+    fmt_failures,
+    fmt_pct,
+    group_name,
+    users_text,
+)
 from labbench.results import Cell, Limits, Results, Run, ScenarioInfo
-from labbench.stats import MAX_WINNER_FAILURE_PCT, NOISY_CV, TIMES, Row, Winner, median_rps
+from labbench.stats import NOISY_CV, NOT_CLASSIFIED, TIMES, Row, Winner, median_rps, no_winner
+from labcore import defaults
 from labcore.defaults import LOADGEN_HOT as LOADGEN_BOUND_AT
 
 # --- what a reader must not miss ------------------------------------------------------
@@ -16,7 +26,7 @@ from labcore.defaults import LOADGEN_HOT as LOADGEN_BOUND_AT
 
 @dataclass(frozen=True)
 class Notice:
-    """One warning: ``kind`` is status, loadgen, failures, noise or run."""
+    """One warning: ``kind`` is status, loadgen, bottleneck, failures, noise or run."""
 
     kind: str
     text: str
@@ -72,6 +82,25 @@ def notices(results: Results, rows: Sequence[Row]) -> list[Notice]:
     found += [Notice("status", f"{group_name(row)}: not run.") for row in rows if row.status == "not run"]
     found += [notice for notes in per_row for notice in notes if notice.kind == "status"]
     found += [notice for notes in per_row for notice in notes if notice.kind == "loadgen"]
+    unclassified = [row for row in rows if row.measured and set(row.bottlenecks) == {NOT_CLASSIFIED}]
+    found += [
+        Notice(
+            "bottleneck",
+            f"{group_name(row)}: {NSB_LABEL} ({fmt_bottlenecks(row)}); its req/s may not be the server's, "
+            "and it cannot win.",
+        )
+        for row in rows
+        if row.measured and row.not_server_bound and row not in unclassified
+    ]
+    if unclassified:
+        found.append(
+            Notice(
+                "bottleneck",
+                f"{len(unclassified)} measured group{'s' if len(unclassified) != 1 else ''} "
+                "not classified by bottleneck (results made before labbench measured one): "
+                "none of them is known to be server-bound, so none can win.",
+            )
+        )
     found += [
         Notice("failures", f"{group_name(row)}: {fmt_failures(row)} of requests failed.")
         for row in rows
@@ -109,6 +138,8 @@ class Headline:
 
     scenario: str
     winners: list[Winner]  # one per user count that has one, fewest users first
+    #: (users, why) for each user count without a winner (stats.no_winner).
+    unwon: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def leader(self) -> Winner | None:
@@ -118,7 +149,8 @@ class Headline:
     @property
     def sentence(self) -> str:
         if self.leader is None:
-            return f"No server completed {self.scenario} with at most {MAX_WINNER_FAILURE_PCT:g}% failures."
+            # Why is said per user count (unwon_details), as it may differ between them.
+            return f"No winner at {self.scenario}." if self.unwon else f"No winner at {self.scenario}: not measured."
         name = self.leader.row.server
         if len({winner.row.server for winner in self.winners}) > 1:
             return (
@@ -137,12 +169,24 @@ class Headline:
         """One line per user count that has a winner: :func:`winner_detail`."""
         return [winner_detail(winner) for winner in self.winners]
 
+    @property
+    def unwon_details(self) -> list[str]:
+        """One line per user count without a winner, saying why."""
+        return [f"{users_text(users)}: no winner, {why}" for users, why in self.unwon]
 
-def headlines(scenarios: Sequence[str], found: Sequence[Winner]) -> list[Headline]:
-    return [
-        Headline(scenario, sorted((w for w in found if w.scenario == scenario), key=lambda winner: winner.users))
-        for scenario in scenarios
-    ]
+
+def headlines(scenarios: Sequence[str], found: Sequence[Winner], rows: Sequence[Row] = ()) -> list[Headline]:
+    """Each scenario's winners, and why any user count of ``rows`` has none."""
+    result = []
+    for scenario in scenarios:
+        won = sorted((w for w in found if w.scenario == scenario), key=lambda winner: winner.users)
+        counts = sorted({row.users for row in rows if row.scenario == scenario} - {w.users for w in won})
+        unwon = [
+            (users, no_winner([row for row in rows if row.scenario == scenario and row.users == users]))
+            for users in counts
+        ]
+        result.append(Headline(scenario, won, unwon))
+    return result
 
 
 # --- methodology, from run.plan, run.limits, servers and scenarios --------------------------
@@ -206,6 +250,13 @@ def methodology(results: Results) -> list[str]:
         "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
         "the server's start and so can include earlier cells of the same server.",
         "Effective concurrency is Little's law, req/s times mean latency: the requests in flight on average.",
+        "Each ok cell gets the bottleneck that set its number, by the first rule that holds: "
+        f"another engine got ≥ 1/{defaults.CROSSCHECK_LOW:g} of its req/s from the same server (load-generator); "
+        f"server CPU ≥ {defaults.SERVER_CPU_HOT:.0%} of its limit (server-cpu); an I/O scenario with "
+        f"requests in service (Little's law) ≥ {defaults.SLOTS_FULL:.0%} of the server's slots (slots); "
+        f"load generator CPU ≥ {defaults.LOADGEN_HOT:.0%} (load-generator); the whole machine's CPU "
+        f"≥ {defaults.MACHINE_BUSY:.0%} busy, from /proc/stat (machine); else unexplained. "
+        "Only rows whose every repetition was server-cpu or slots can win.",
         "Ideal req/s, and efficiency = req/s ÷ ideal: "
         + "; ".join(_ideal_text(name, results.scenarios.get(name), cpus) for name in scenarios)
         + ".",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from labbench.stats import TIMES, Row
+from labbench.stats import NOT_CLASSIFIED, TIMES, Row
+from labcore import defaults
 
 DASH = "\N{EN DASH}"
 #: What a cell shows for a value that is unknown.
@@ -36,6 +37,19 @@ INK = "#1f2937"
 MUTED = "#6b7280"
 #: The badge of a group whose load generator may have been the limit, in every table and chart.
 LG_LABEL = "⚠ LG-bound"
+#: The badge of a group whose number was not set by the server's CPU or slots in every repetition.
+NSB_LABEL = "⚠ not server-bound"
+#: The badge of a group whose cells predate the bottleneck classification.
+UNCLASSIFIED_LABEL = "? not classified"
+#: What each badge means, for the legend under a table or a chart.
+LEGEND = {
+    LG_LABEL: f"the load generator used ≥ {defaults.LOADGEN_HOT:.0%} of its CPU in a repetition; "
+    "the server may be faster",
+    NSB_LABEL: "in a repetition neither the server's CPU nor its slots were the limit "
+    "(see Bottleneck), so the number may be the load generator's, the machine's or unexplained; it cannot win",
+    UNCLASSIFIED_LABEL: "measured before labbench classified bottlenecks, so not known to be the server's "
+    "number; it cannot win",
+}
 
 
 def fmt(value: float | None) -> str:
@@ -68,6 +82,27 @@ def fmt_failures(row: Row) -> str:
     if row.failure_pct is None:
         return UNKNOWN
     return "0%" if row.failure_pct == 0 else f"{row.failure_pct:.2f}%"
+
+
+def fmt_bottlenecks(row: Row) -> str:
+    """The bottlenecks of a group's repetitions: ``server-cpu``, or ``slots ×2, unexplained ×1``."""
+    if not row.bottlenecks:
+        return UNKNOWN
+    if len(row.bottlenecks) == 1:
+        return next(iter(row.bottlenecks))
+    return ", ".join(f"{name} {TIMES}{count}" for name, count in row.bottlenecks.items())
+
+
+def bottleneck_mark(row: Row) -> str | None:
+    """A measured group's mark when its number is not known to be the server's: not server-bound, or not classified."""
+    if not row.measured or not row.not_server_bound:
+        return None
+    return UNCLASSIFIED_LABEL if set(row.not_server_bound) == {NOT_CLASSIFIED} else NSB_LABEL
+
+
+def flag(row: Row) -> str | None:
+    """The one mark a chart puts on a group, the most specific first: LG-bound, then :func:`bottleneck_mark`."""
+    return LG_LABEL if row.loadgen_bound else bottleneck_mark(row)
 
 
 def users_text(users: int) -> str:

@@ -28,6 +28,7 @@ from labbench.report.tables import (
     fault_headers,
     fault_values,
     faults_present,
+    legend,
     notes,
     table_order,
     values,
@@ -37,7 +38,7 @@ from labbench.results import Results, ScenarioInfo, ServerInfo
 from labbench.stats import TIMES, Row, winners
 
 #: The sign before each warning, by its kind.
-ICONS = {"status": "✖", "loadgen": "⚠", "failures": "✖", "noise": "≈", "run": "⚠"}
+ICONS = {"status": "✖", "loadgen": "⚠", "bottleneck": "⚠", "failures": "✖", "noise": "≈", "run": "⚠"}
 
 
 @cache
@@ -84,7 +85,8 @@ def _table(rows: Sequence[Row], winning: set[tuple[str, str, int]], colours: dic
     """A scenario's table as one body per user count, each row with its classes and badges."""
     bodies: dict[int, list[TableRow]] = {}
     for row in rows:
-        classes = [name for name, on in (("lg", row.loadgen_bound), ("none", not row.measured)) if on]
+        marks = (("lg", row.loadgen_bound), ("nsb", row.measured and row.not_server_bound), ("none", not row.measured))
+        classes = [name for name, on in marks if on]
         classes += ["win"] if row.key in winning else []
         bodies.setdefault(row.users, []).append(
             TableRow(row.server, colours[row.server], " ".join(classes), notes(row, row.key in winning), values(row))
@@ -97,6 +99,7 @@ class ScenarioSection:
     name: str
     spec: ScenarioInfo | None
     bodies: list[list[TableRow]]
+    legend: list[str]
     charts: list[Chart]
 
 
@@ -105,7 +108,11 @@ def _scenario(results: Results, scenario: str, rows: list[Row], colours: dict[st
     mine = [row for row in rows if row.scenario == scenario]
     drawn = charts(chart_data(scenario, mine, colours), spec.kind if spec else "baseline")
     return ScenarioSection(
-        scenario, spec, _table(table_order(mine), won(mine), colours), [chart_view(chart) for chart in drawn]
+        scenario,
+        spec,
+        _table(table_order(mine), won(mine), colours),
+        legend(mine),
+        [chart_view(chart) for chart in drawn],
     )
 
 
@@ -158,7 +165,8 @@ def _card(headline: Headline, results: Results, colours: dict[str, str]) -> Card
         results.scenarios.get(headline.scenario),
         leader,
         colours.get(leader, MUTED) if leader else MUTED,
-        [(colours.get(winner.row.server, MUTED), detail) for winner, detail in details],
+        [(colours.get(winner.row.server, MUTED), detail) for winner, detail in details]
+        + [(MUTED, detail) for detail in headline.unwon_details],
     )
 
 
@@ -214,7 +222,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
         run=results.run,
         shape=_shape(results),
         nav=nav,
-        cards=[_card(headline, results, colours) for headline in headlines(scenarios, winners(rows))],
+        cards=[_card(headline, results, colours) for headline in headlines(scenarios, winners(rows), rows)],
         notices=notices(results, rows),
         icons=ICONS,
         lg_label=LG_LABEL,

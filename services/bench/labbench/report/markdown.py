@@ -13,6 +13,7 @@ from labbench.report.tables import (
     fault_headers,
     fault_values,
     faults_present,
+    legend,
     notes,
     table_order,
     values,
@@ -27,14 +28,15 @@ def _line(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def scenario_table(rows: Iterable[Row], winning: set[tuple[str, str, int]]) -> list[str]:
+def scenario_table(rows: list[Row], winning: set[tuple[str, str, int]]) -> list[str]:
     """One scenario's table: its rows in :func:`table_order`, the notes right after each group's name."""
     lines = ["| " + " | ".join(MD_COLUMNS) + " |", "|---|--:|---|" + "--:|" * (len(MD_COLUMNS) - 3)]
     for row in table_order(rows):
         users, *numbers = values(row)
         badges = ", ".join(text for _, text in notes(row, row.key in winning))
         lines.append(_line([row.server, users, badges, *numbers]))
-    return lines
+    marks = legend(rows)
+    return lines + ([""] + [f"- {line}" for line in marks] if marks else [])
 
 
 def fault_sections(results: Results) -> list[str]:
@@ -61,15 +63,16 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
     if scenarios:
         lines += ["", "## Winners", ""]
-    for headline in headlines(scenarios, found):
+    for headline in headlines(scenarios, found, rows):
         lines.append(f"- **{headline.scenario}**: {headline.sentence}")
         lines += [f"  - {winner_detail(winner)}" for winner in headline.winners]
+        lines += [f"  - {detail}" for detail in headline.unwon_details]
     winning = won(rows)
     for scenario in scenarios:
         spec = results.scenarios.get(scenario)
         path, kind = (spec.path, spec.kind) if spec else ("?", "?")
         lines += ["", f"## {scenario}", "", f"`GET {path}`, kind {kind}.", ""]
-        lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
+        lines += scenario_table([row for row in rows if row.scenario == scenario], winning)
     lines += fault_sections(results)
     lines += ["", "## Warnings", ""]
     lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]

@@ -14,9 +14,12 @@ from typing import Any
 from labbench import faults
 from labbench.report.format import (
     DASH,
+    LEGEND,
     LG_LABEL,
     UNKNOWN,
+    bottleneck_mark,
     fmt,
+    fmt_bottlenecks,
     fmt_failures,
     fmt_pct,
     fmt_rps,
@@ -40,18 +43,21 @@ COLUMNS = [
     "Eff. concurrency",
     "Ideal req/s",
     "Efficiency",
+    "Bottleneck",
 ]
 # Markdown has no room under a name, so its notes come right after the group's name.
 MD_COLUMNS = [*COLUMNS[:2], "Notes", *COLUMNS[2:]]
 
 
 def notes(row: Row, winner: bool) -> list[tuple[str, str]]:
-    """(kind, text) badges for a row, in order of importance; the kind is bad, lg, win or info."""
+    """(kind, text) badges for a row, in order of importance; the kind is bad, lg, nsb, win or info."""
     found = []
     if row.statuses or not row.repetitions:
         found.append(("bad", row.status))
     if row.loadgen_bound:
         found.append(("lg", LG_LABEL))
+    if mark := bottleneck_mark(row):
+        found.append(("nsb", mark))
     if winner:
         found.append(("win", "fastest"))
     if row.failure_pct:
@@ -61,6 +67,12 @@ def notes(row: Row, winner: bool) -> list[tuple[str, str]]:
     if row.rps_cv is not None and row.rps_cv > NOISY_CV:
         found.append(("info", f"noisy: CV {fmt_pct(row.rps_cv)}"))
     return found
+
+
+def legend(rows: Iterable[Row]) -> list[str]:
+    """What each mark shown on ``rows`` means, one line per mark present (format.LEGEND's order)."""
+    shown = {text for row in rows for _, text in notes(row, False)}
+    return [f"{mark}: {meaning}" for mark, meaning in LEGEND.items() if mark in shown]
 
 
 def values(row: Row) -> list[str]:
@@ -78,6 +90,7 @@ def values(row: Row) -> list[str]:
         fmt(row.effective_concurrency),
         fmt(row.ideal),
         fmt_pct(row.efficiency),
+        fmt_bottlenecks(row),
     ]
 
 
