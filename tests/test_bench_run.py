@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from labbench import BenchError, native, runner
+from labbench.bottleneck import CLASSES
 from labbench.results import Results
 from labbench.targets import NativeTargets
 from labcore import matrix
@@ -45,6 +46,7 @@ def check_report(folder: Path, servers: list[str], scenarios: list[str], users: 
         assert cell["requests"] > 0 and cell["failures"] == 0, cell
         assert (folder / f"{cell['raw']}_stats.csv").is_file()
         assert cell["server_cpu_s"] is not None and cell["server_cpu_s"] > 0, cell
+        assert cell["bottleneck"] in CLASSES and 0 <= cell["host_cpu_busy"] <= 1, cell
     html = (folder / "report.html").read_text()
     markdown = (folder / "report.md").read_text()
     for server in servers:
@@ -59,6 +61,27 @@ def test_quick_native_run_writes_a_complete_report(tmp_path: Path) -> None:
     check_report(only_run(tmp_path), matrix.names(), ["hello", "io"], [16], 1)
     # The front page of the results folder is rewritten after the run and links its report.
     assert f'href="{only_run(tmp_path).name}/report.html"' in (tmp_path / "index.html").read_text()
+
+
+@pytest.mark.native
+def test_native_cells_name_the_bottleneck_their_physics_sets(tmp_path: Path) -> None:
+    """10 ms of CPU per request on a one-request-at-a-time server pinned to one
+    CPU uses up that CPU (server-cpu); 16 users of 100 ms sleeps on gunicorn's
+    4 sync workers keep all 4 slots busy while its CPU idles (slots)."""
+    servers, scenarios = ["flask-dev-single", "gunicorn-sync"], ["cpu", "io"]
+    flags = ["--servers", ",".join(servers), "--scenarios", ",".join(scenarios), "--users", "16"]
+    result = labbench("--quick", "--native", "--output", str(tmp_path), "--seed", "7", *flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_report(only_run(tmp_path), servers, scenarios, [16], 1)
+    cells = {
+        (c.server, c.scenario): c for c in Results.from_json((only_run(tmp_path) / "results.json").read_text()).cells
+    }
+    cpu, io = cells[("flask-dev-single", "cpu")], cells[("gunicorn-sync", "io")]
+    # Other processes on a shared machine can take part of the server's CPU;
+    # then the machine, all busy, is named instead, as the rules say.
+    assert cpu.bottleneck == "server-cpu" or (cpu.bottleneck == "machine" and (cpu.host_cpu_busy or 0) >= 0.95), cpu
+    assert io.bottleneck == "slots", io
+    assert io.server_cpu_s is not None and io.duration_s and io.server_cpu_s / io.duration_s < 0.9, io
 
 
 @pytest.mark.native

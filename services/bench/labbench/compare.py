@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labbench.report.format import bottleneck_mark, fmt, fmt_bottlenecks
+from labbench.report.format import NSB_LABEL, bottleneck_mark, fmt, fmt_bottlenecks
 from labbench.results import Run, load_results
-from labbench.stats import TIMES, Row, summarize
+from labbench.stats import NOT_CLASSIFIED, TIMES, Row, summarize
 
 
 def _limits(run: Run) -> dict[str, Any] | None:
@@ -49,13 +49,18 @@ def _flags(a: Row | None, b: Row | None) -> list[str]:
     for label, row in (("A", a), ("B", b)):
         if row is not None and row.loadgen_bound:
             flags.append(f"⚠ LG-bound in {label}")
-        if row is not None and (mark := bottleneck_mark(row)):
-            flags.append(f"{mark} in {label}")
+        # Results made before cells were classified would mark every row: that is said once, in their reports.
+        if row is not None and bottleneck_mark(row) == NSB_LABEL:
+            flags.append(f"{NSB_LABEL} in {label}")
         if row is not None and row.status != "ok":
             flags.append(f"{label}: {row.status}")
-    if a is not None and b is not None and a.measured and b.measured and a.bottlenecks != b.bottlenecks:
+    if a is not None and b is not None and _classified(a) and _classified(b) and a.bottlenecks != b.bottlenecks:
         flags.append(f"bottleneck {fmt_bottlenecks(a)} → {fmt_bottlenecks(b)}")
     return flags
+
+
+def _classified(row: Row) -> bool:
+    return row.measured and NOT_CLASSIFIED not in row.bottlenecks
 
 
 def _line(key: Key, a: Row | None, b: Row | None) -> list[str]:
