@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, locustrun
+from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
@@ -104,6 +104,17 @@ def record(run: Run, urls: dict[str, str]) -> None:
         "<server-url>",
         "<raw/cell>",
     )
+    if plan.engine != "locust":
+        run.wrk_command = wrkrun.command(
+            wrkrun.Load(
+                SCENARIOS["hello"], 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+            ),
+            "<server-url>",
+            plan.duration_s,
+        )
+        # Placeholders, as in locust_command: the connections and the request are the cell's.
+        run.wrk_command[2] = "-c<users>"
+        run.wrk_command[-1] = "<server-url><request>"
 
 
 def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
