@@ -105,16 +105,7 @@ def record(run: Run, urls: dict[str, str]) -> None:
         "<raw/cell>",
     )
     if plan.engine != "locust":
-        run.wrk_command = wrkrun.command(
-            wrkrun.Load(
-                SCENARIOS["hello"], 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
-            ),
-            "<server-url>",
-            plan.duration_s,
-        )
-        # Placeholders, as in locust_command: the connections and the request are the cell's.
-        run.wrk_command[2] = "-c<users>"
-        run.wrk_command[-1] = "<server-url><request>"
+        run.wrk_command = wrkrun.template(plan.locust_processes, plan.duration_s)
 
 
 def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:

@@ -79,16 +79,25 @@ def seconds(value: float) -> int:
     return max(1, math.ceil(value))
 
 
+def _argv(threads: int, connections: str, run_s: float, target: str) -> list[str]:
+    with resources.as_file(resources.files("labbench") / "wrk.lua") as script:
+        path = str(script)
+    return [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds(run_s)}s",
+        f"--timeout={TIMEOUT_S}s", "--latency", "-s", path, target,
+    ]  # fmt: skip
+
+
 def command(load: Load, url: str, run_s: float) -> list[str]:
     """wrk's argv for ``run_s`` seconds of ``load`` against the server at ``url``."""
     request = load.scenario.request(load.io_ms, load.cpu_ms)
-    with resources.as_file(resources.files("labbench") / "wrk.lua") as script:
-        path = str(script)
     # wrk needs at least one connection per thread.
-    return [
-        "wrk", f"-t{load.threads}", f"-c{max(load.connections, load.threads)}", f"-d{seconds(run_s)}s",
-        f"--timeout={TIMEOUT_S}s", "--latency", "-s", path, url.rstrip("/") + request,
-    ]  # fmt: skip
+    return _argv(load.threads, str(max(load.connections, load.threads)), run_s, url.rstrip("/") + request)
+
+
+def template(threads: int, run_s: float) -> list[str]:
+    """A measured run's argv with placeholders for what each cell sets, for the run's metadata."""
+    return _argv(threads, "<users>", run_s, "<server-url><request>")
 
 
 def environment(load: Load, out: Path) -> dict[str, str]:
