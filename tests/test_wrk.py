@@ -194,6 +194,7 @@ def test_reports_never_pool_two_engines_and_show_the_crosscheck() -> None:
         markdown.replace(",", "")
     )
     assert "gunicorn-sync (wrk)" in markdown
+    assert "16 users by wrk: gunicorn-sync" in markdown and "16 users: gunicorn-sync" in markdown, "a winner per engine"
 
 
 @pytest.mark.unit

@@ -91,7 +91,8 @@ def notices(results: Results, rows: Sequence[Row]) -> list[Notice]:
 def winner_detail(winner: Winner) -> str:
     """The user count, the winner and its req/s, by how much it won, and anything that qualifies it."""
     row = winner.row
-    parts = [f"{users_text(winner.users)}: {row.server}, {fmt(median_rps(row))} req/s"]
+    by = "" if row.engine == "locust" else f" by {row.engine}"
+    parts = [f"{users_text(winner.users)}{by}: {row.server}, {fmt(median_rps(row))} req/s"]
     if winner.runner_up is not None:
         margin = winner.margin
         versus = f"{margin:.2f}{TIMES} {winner.runner_up.server}" if margin else f"ahead of {winner.runner_up.server}"
