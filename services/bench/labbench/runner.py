@@ -291,6 +291,7 @@ def resume(folder: Path) -> Results:
         raise BenchError(
             f"{folder}: its run.plan does not fit this labbench ({', '.join(f'no {name}' for name in missing)})"
         )
+    wrkrun.check(plan.scenarios, plan.engine)
     recorded = results.run.access_log
     if recorded is not None and metadata.access_log() != recorded:
         # Half the cells with a log line per request and half without would compare different work.
