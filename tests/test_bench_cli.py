@@ -35,6 +35,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "duration": (7, 7.0),
     "warmup": (0.5, 0.5),
     "repetitions": (4, 4),
+    "engine": ("both", "both"),
     "processes": (2, 2),
     "io_ms": (50, 50),
     "cpu_ms": (20, 20),

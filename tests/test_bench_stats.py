@@ -30,7 +30,8 @@ pytestmark = pytest.mark.unit
 
 
 def _rows(results: dict[str, Any]) -> dict[tuple[str, str, int], Row]:
-    return {row.key: row for row in summarize(bench_fixtures.typed(results))}
+    """By server, scenario and users: the fixtures' cells are Locust's."""
+    return {row.key[:3]: row for row in summarize(bench_fixtures.typed(results))}
 
 
 def _winners(results: dict[str, Any]) -> list[Winner]:
@@ -125,7 +126,7 @@ def test_efficiency() -> None:
 def test_one_row_per_planned_group_in_plan_order() -> None:
     rows = summarize(bench_fixtures.typed())
     expected = [
-        (server, scenario, users)
+        (server, scenario, users, "locust")
         for scenario in bench_fixtures.SCENARIOS
         for server in bench_fixtures.SERVERS
         for users in bench_fixtures.USERS
@@ -182,7 +183,7 @@ def test_no_cpu_ideal_without_a_cpu_limit() -> None:
 def test_loadgen_bound_in_one_repetition_flags_the_group() -> None:
     rows = _rows(bench_fixtures.results())
     assert rows[bench_fixtures.LOADGEN_BOUND[:3]].loadgen_bound
-    assert [row.key for row in rows.values() if row.loadgen_bound] == [bench_fixtures.LOADGEN_BOUND[:3]]
+    assert [row.key[:3] for row in rows.values() if row.loadgen_bound] == [bench_fixtures.LOADGEN_BOUND[:3]]
 
 
 def test_loadgen_bound_of_a_failed_cell_does_not_flag_the_numbers() -> None:
@@ -266,7 +267,7 @@ def test_a_cell_outside_the_plan_still_gets_a_row() -> None:
     extra = next(cell for cell in results["cells"] if cell["status"] == "ok") | {"users": 64}
     results["cells"].append(extra)
     rows = summarize(bench_fixtures.typed(results))
-    assert rows[-1].key == (extra["server"], extra["scenario"], 64)
+    assert rows[-1].key == (extra["server"], extra["scenario"], 64, "locust")
 
 
 # --- winners -------------------------------------------------------------------------------

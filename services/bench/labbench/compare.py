@@ -30,10 +30,11 @@ SETTINGS: list[tuple[str, Callable[[Run], Any]]] = [
     ("measured seconds", lambda run: run.plan.duration_s),
     ("warm-up seconds", lambda run: run.plan.warmup_s),
     ("Locust processes", lambda run: run.plan.locust_processes),
+    ("engine", lambda run: run.plan.engine),
     ("CPU", lambda run: run.machine.cpu_model if run.machine else None),
     ("CPU count", lambda run: run.machine.cpu_count if run.machine else None),
 ]
-Key = tuple[str, str, int]  # server, scenario, users
+Key = tuple[str, str, int, str]  # server, scenario, users, engine
 COLUMNS = ["Server", "Scenario", "Users", "req/s A", "req/s B", "Δ req/s", "p95 ms A", "p95 ms B", "Δ p95", "Flags"]
 
 
@@ -68,7 +69,7 @@ def _line(key: Key, a: Row | None, b: Row | None) -> list[str]:
     rps_b = b.rps.median if b and b.rps else None
     p95_a, p95_b = a.p95 if a else None, b.p95 if b else None
     return [
-        key[0],
+        key[0] if key[3] == "locust" else f"{key[0]} ({key[3]})",
         key[1],
         str(key[2]),
         fmt(rps_a),
@@ -90,7 +91,7 @@ def _ordered(keys_a: list[Key], keys_b: list[Key]) -> list[Key]:
     keys = list(dict.fromkeys([*keys_a, *keys_b]))
     scenarios = list(dict.fromkeys(key[1] for key in keys))
     servers = list(dict.fromkeys(key[0] for key in keys))
-    return sorted(keys, key=lambda key: (scenarios.index(key[1]), servers.index(key[0]), key[2]))
+    return sorted(keys, key=lambda key: (scenarios.index(key[1]), servers.index(key[0]), key[2], key[3]))
 
 
 def compare(a: Path, b: Path) -> str:

@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, locustrun
+from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
@@ -104,6 +104,8 @@ def record(run: Run, urls: dict[str, str]) -> None:
         "<server-url>",
         "<raw/cell>",
     )
+    if plan.engine != "locust":
+        run.wrk_command = wrkrun.template(plan.locust_processes, plan.duration_s)
 
 
 def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:

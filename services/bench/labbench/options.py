@@ -29,6 +29,9 @@ from labbench.results import Plan
 from labcore import defaults, matrix
 from labcore.scenarios import CORE, SCENARIOS
 
+#: The load generators a run may use (labbench.locustrun, labbench.wrkrun).
+ENGINES = ("locust", "wrk", "both")
+
 #: Where run folders go unless --output says otherwise (the bench image sets /lab/results).
 DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
 
@@ -85,6 +88,18 @@ def positive_ints(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"every value must be at least 1, not {text!r}")
     return values
+
+
+def choice(choices: Iterable[str]) -> Callable[[str], str]:
+    """One of ``choices``."""
+    allowed = list(choices)
+
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise argparse.ArgumentTypeError(f"unknown {text!r}; choose from {', '.join(allowed)}")
+        return text
+
+    return parse
 
 
 def whole_number(text: str) -> int:
@@ -178,7 +193,13 @@ OPTIONS: dict[str, Option] = {
             quick=1, plan="repetitions", metavar="N",
         ),
         Option(
-            "processes", number(1, int), 1, "Locust processes generating the load",
+            "engine", choice(ENGINES), "locust",
+            "load generator: locust; wrk (Debian's C tool, not for the mix); both, each cell by each, "
+            "back to back, with their ratio (docs/methodology.md)",
+            plan="engine", metavar="NAME",
+        ),
+        Option(
+            "processes", number(1, int), 1, "Locust processes (or wrk threads) generating the load",
             plan="locust_processes", metavar="N",
         ),
         Option(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from labbench import faults
 from labbench.results import Plan, Results
@@ -23,21 +23,23 @@ OVERHEAD_S = 2.5
 
 @dataclass(frozen=True)
 class CellKey:
-    """One measured cell: server × scenario × users × repetition."""
+    """One measured cell: server × scenario × users × repetition, by one engine."""
 
     server: str
     scenario: str
     users: int
     repetition: int
+    engine: str = "locust"
 
     @property
     def slug(self) -> str:
-        """The name of its raw files."""
-        return f"{self.server}__{self.scenario}__u{self.users}__r{self.repetition}"
+        """The name of its raw files (a Locust cell's as before there were two engines)."""
+        tail = "" if self.engine == "locust" else f"__{self.engine}"
+        return f"{self.server}__{self.scenario}__u{self.users}__r{self.repetition}{tail}"
 
     @property
     def label(self) -> str:
-        return f"{self.server} · {self.scenario} · {self.users} users · rep {self.repetition}"
+        return f"{self.server} · {self.scenario} · {self.users} users · rep {self.repetition} · {self.engine}"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,16 @@ def settings(plan: Plan) -> faults.Settings:
     return faults.Settings(plan.long_ms, plan.soak_s)
 
 
+def engines(plan: Plan) -> list[str]:
+    return ["locust", "wrk"] if plan.engine == "both" else [plan.engine]
+
+
 def run_order(plan: Plan) -> list[Key]:
-    """Every cell of the plan, in the order they run."""
+    """Every cell of the plan, in the order they run.
+
+    With two engines, each cell's pair runs back to back, in an order drawn
+    from the same seed, so both see the machine as it was then.
+    """
     rng = random.Random(plan.seed)
     order: list[Key] = []
     for repetition in range(1, plan.repetitions + 1):
@@ -74,7 +84,11 @@ def run_order(plan: Plan) -> list[Key]:
             CellKey(s, sc, u, repetition) for s, sc, u in itertools.product(plan.servers, plan.scenarios, plan.users)
         ]
         rng.shuffle(round_)
-        order += round_
+        for key in round_:
+            pair = engines(plan)
+            if len(pair) > 1:
+                rng.shuffle(pair)
+            order += [replace(key, engine=engine) for engine in pair]
     for repetition in range(1, plan.repetitions + 1):
         faults_round = [FaultKey(s, f, repetition) for s, f in itertools.product(plan.servers, plan.faults)]
         rng.shuffle(faults_round)
@@ -91,5 +105,5 @@ def expected_seconds(key: Key, plan: Plan) -> float:
 
 def done(results: Results) -> set[Key]:
     """The cells ``results`` already holds, whatever their status: a resumed run skips them."""
-    cells: set[Key] = {CellKey(c.server, c.scenario, c.users, c.repetition) for c in results.cells}
+    cells: set[Key] = {CellKey(c.server, c.scenario, c.users, c.repetition, c.engine) for c in results.cells}
     return cells | {FaultKey(c.server, c.fault, c.repetition) for c in results.faults}

@@ -56,6 +56,8 @@ class Plan(Model):
     faults: list[str] = Field(default_factory=list)
     long_ms: int = defaults.LONG_MS
     soak_s: float = defaults.SOAK_S
+    #: Which load generator measures the cells: one, or both side by side.
+    engine: Literal["locust", "wrk", "both"] = "locust"
 
 
 class ServerLimits(Model):
@@ -99,6 +101,7 @@ class Run(Model):
     versions: dict[str, dict[str, str]] | None = None
     images: dict[str, str | None] | None = None
     locust_command: list[str] | None = None
+    wrk_command: list[str] | None = None
 
 
 class ServerInfo(Model):
@@ -166,9 +169,9 @@ class Cell(Model):
         return self.status == "ok"
 
     @property
-    def group(self) -> tuple[str, str, int]:
-        """server, scenario, users: what the report summarises over repetitions."""
-        return (self.server, self.scenario, self.users)
+    def group(self) -> tuple[str, str, int, str]:
+        """server, scenario, users, engine: what the report summarises over repetitions."""
+        return (self.server, self.scenario, self.users, self.engine)
 
     @model_validator(mode="after")
     def _ok_cells_are_measured(self) -> Self:

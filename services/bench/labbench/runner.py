@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, bottleneck, faults, faulttimeline, faultwatch, locustrun, metadata
-from labbench.locustrun import Load
+from labbench import BenchError, bottleneck, faults, faulttimeline, faultwatch, locustrun, metadata, wrkrun
+from labbench.locustrun import Load, Measurement
 from labbench.plan import CellKey, FaultKey, done, expected_seconds, run_order, settings
 from labbench.progress import Progressing
 from labbench.results import Cell, FaultCell, Plan, Results, Run, load_results, save
@@ -126,14 +126,12 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 
     if (reason := _unavailable(key.server, targets)) is not None:
         return cell("server-unavailable", reason)
-    scenario = SCENARIOS[key.scenario]
-    load = Load(
-        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
-    )
     try:
-        m = locustrun.measure(load, targets.urls[key.server], folder / "raw" / key.slug, on_tick)
+        m = _measure(key, plan, targets.urls[key.server], folder / "raw" / key.slug, on_tick)
     except locustrun.LocustFailed as error:
         return cell("locust-error", str(error))
+    except wrkrun.WrkFailed as error:
+        return cell("wrk-error", str(error))
     # A server that died keeps what was measured before it stopped answering.
     died = m.usage_after is None or not targets.answers(key.server)
     before, after = m.usage_before or {}, m.usage_after or {}
@@ -160,6 +158,43 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
     )
     measured.bottleneck = classify_cell(measured, targets.servers[key.server], after.get("cpu_limit"))
     return measured
+
+
+def _measure(key: CellKey, plan: Plan, url: str, prefix: Path, on_tick: Tick) -> Measurement:
+    """The cell's load, by its engine; the same warm-up, window and work per request for either."""
+    scenario = SCENARIOS[key.scenario]
+    if key.engine == "wrk":
+        wrk_load = wrkrun.Load(
+            scenario, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+        )
+        return wrkrun.measure(wrk_load, url, prefix, on_tick)
+    load = Load(
+        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+    )
+    return locustrun.measure(load, url, prefix, on_tick)
+
+
+def crosscheck(cells: list[Cell], cell: Cell) -> list[Cell]:
+    """Once both engines have measured a cell's group in a round, each gets its rps ÷ the other's.
+
+    Returns the two cells it changed (none if the pair is not complete), whose
+    bottleneck must then be classified again: a low ratio names the engine.
+    """
+    other = next(
+        (
+            c
+            for c in cells
+            if c.engine != cell.engine
+            and (c.server, c.scenario, c.users, c.repetition)
+            == (cell.server, cell.scenario, cell.users, cell.repetition)
+        ),
+        None,
+    )
+    if other is None or not (cell.ok and other.ok and cell.rps and other.rps):
+        return []
+    cell.crosscheck = round(cell.rps / other.rps, 4)
+    other.crosscheck = round(other.rps / cell.rps, 4)
+    return [cell, other]
 
 
 def _not_applicable(server: matrix.Server, fault: str) -> str | None:
@@ -248,7 +283,12 @@ def execute(plan: Plan, folder: Path, results: Results, targets_class: type[Targ
                 if isinstance(key, FaultKey):
                     results.faults.append(run_fault_cell(key, index, plan, targets, folder, tick))
                 else:
-                    results.cells.append(run_cell(key, index, plan, targets, folder, tick))
+                    measured = run_cell(key, index, plan, targets, folder, tick)
+                    results.cells.append(measured)
+                    for paired in crosscheck(results.cells, measured):
+                        limits = results.run.limits.per_server.get(paired.server) if results.run.limits else None
+                        cpu_limit = limits.cpu_limit if limits else None
+                        paired.bottleneck = classify_cell(paired, targets.servers[paired.server], cpu_limit)
                 finished.add(key)
                 save(folder, results)
     results.run.finished_at = now()
@@ -263,6 +303,7 @@ def _targets(mode: str) -> type[Targets]:
 def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     """A new run of ``plan`` in a new folder under ``output``."""
     locustrun.locustfile()  # a missing locustfile is an error now, not in every cell
+    wrkrun.check(plan.scenarios, plan.engine)  # as is a scenario wrk cannot send, or no wrk
     access_log = metadata.access_log()  # a bad LAB_ACCESS_LOG stops the run before it has a folder
     folder = new_run_folder(output)
     mode = "native" if native_mode else "docker"
@@ -285,6 +326,7 @@ def resume(folder: Path) -> Results:
         raise BenchError(
             f"{folder}: its run.plan does not fit this labbench ({', '.join(f'no {name}' for name in missing)})"
         )
+    wrkrun.check(plan.scenarios, plan.engine)
     recorded = results.run.access_log
     if recorded is not None and metadata.access_log() != recorded:
         # Half the cells with a log line per request and half without would compare different work.

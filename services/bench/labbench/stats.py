@@ -3,7 +3,8 @@
 Everything here is a pure function of ``results.json``'s content: no files, no
 clock, so the report and ``compare`` agree and the tests can pin every value.
 
-Groups are server x scenario x users. Only ``ok`` cells feed the numbers; the
+Groups are server x scenario x users x engine: two load generators' cells
+are never summarised together. Only ``ok`` cells feed the numbers; the
 other cells of a group are counted by status, so a group whose every cell
 failed still gets a row, showing its statuses and no numbers (never zeros).
 """
@@ -111,6 +112,7 @@ class Row:
     scenario: str
     users: int
     kind: str
+    engine: str
     work_ms: float | None
     planned: int  # repetitions the plan asked for
     repetitions: int  # ok cells
@@ -142,8 +144,8 @@ class Row:
         return [name for name in self.bottlenecks if name not in SERVER_BOUND]
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.server, self.scenario, self.users)
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.server, self.scenario, self.users, self.engine)
 
     @property
     def measured(self) -> bool:
@@ -227,10 +229,21 @@ def bottlenecks(cells: Iterable[Cell]) -> dict[str, int]:
     return {name: counts[name] for name in (*CLASSES, NOT_CLASSIFIED) if counts[name]}
 
 
-def _group_keys(results: Results) -> list[tuple[str, str, int]]:
+def engines(results: Results) -> list[str]:
+    """The engines a run's plan named, Locust first."""
+    return ["locust", "wrk"] if results.run.plan.engine == "both" else [results.run.plan.engine]
+
+
+def group_keys(results: Results) -> list[tuple[str, str, int, str]]:
     """Every group planned or measured: in the plan's order, then any the plan did not name."""
     plan = results.run.plan
-    keys = [(server, scenario, users) for scenario in plan.scenarios for server in plan.servers for users in plan.users]
+    keys = [
+        (server, scenario, users, engine)
+        for scenario in plan.scenarios
+        for server in plan.servers
+        for users in plan.users
+        for engine in engines(results)
+    ]
     seen = set(keys)
     for cell in results.cells:
         key = cell.group
@@ -242,15 +255,15 @@ def _group_keys(results: Results) -> list[tuple[str, str, int]]:
 
 def summarize(results: Results) -> list[Row]:
     """One :class:`Row` per server x scenario x users of a run, planned or measured."""
-    groups: dict[tuple[str, str, int], list[Cell]] = {}
+    groups: dict[tuple[str, str, int, str], list[Cell]] = {}
     for cell in results.cells:
         groups.setdefault(cell.group, []).append(cell)
     limits = results.run.limits
     cpus = parse_cpus(limits.cpus if limits else None)
     planned = results.run.plan.repetitions
     rows = []
-    for server, scenario, users in _group_keys(results):
-        cells = groups.get((server, scenario, users), [])
+    for server, scenario, users, engine in group_keys(results):
+        cells = groups.get((server, scenario, users, engine), [])
         ok = [cell for cell in cells if cell.ok]
         failed = [cell for cell in cells if not cell.ok]
         spec = results.scenarios.get(scenario)
@@ -264,6 +277,7 @@ def summarize(results: Results) -> list[Row]:
                 scenario=scenario,
                 users=users,
                 kind=kind,
+                engine=engine,
                 work_ms=work_ms,
                 planned=planned,
                 repetitions=len(ok),
@@ -284,7 +298,7 @@ MAX_WINNER_FAILURE_PCT = 1.0
 
 @dataclass(frozen=True)
 class Winner:
-    """The fastest server of one scenario at one user count, and the next fastest."""
+    """The fastest server of one scenario at one user count (by one engine), and the next fastest."""
 
     scenario: str
     users: int
@@ -324,17 +338,18 @@ def can_win(row: Row) -> bool:
 
 
 def winners(rows: Iterable[Row]) -> list[Winner]:
-    """The highest median req/s per scenario and users, among the groups that :func:`can_win`.
+    """The highest median req/s per scenario and users (and engine), among the groups that :func:`can_win`.
 
     A scenario and user count where no group qualifies has no winner (:func:`no_winner`
     says why). Ties go to the
     group listed first (sorting is stable), so the choice never flips between renders.
+    One engine's req/s is never ranked against the other's.
     """
-    by_case: dict[tuple[str, int], list[Row]] = {}
+    by_case: dict[tuple[str, int, str], list[Row]] = {}
     for row in rows:
-        by_case.setdefault((row.scenario, row.users), []).append(row)
+        by_case.setdefault((row.scenario, row.users, row.engine), []).append(row)
     result = []
-    for (scenario, users), case in by_case.items():
+    for (scenario, users, _engine), case in by_case.items():
         ranked = sorted(filter(can_win, case), key=median_rps, reverse=True)
         if ranked:
             result.append(Winner(scenario, users, ranked[0], ranked[1] if len(ranked) > 1 else None))

@@ -82,6 +82,23 @@ class Scenario:
             return f"expected {expected!r:.80}, got {actual!r:.80}"
         return None
 
+    def wire_answer(self, ms: int | None) -> tuple[str, str]:
+        """:meth:`verify`'s check as bytes, for a load generator that cannot parse JSON (wrk's Lua).
+
+        ``("body", text)``: the whole body is ``text``; ``("field", '"name":ms')``:
+        the body holds it, followed by ``,`` or ``}``. JSON is written as the
+        app writes it (Flask's jsonify outside debug mode: sorted keys, compact
+        separators, a trailing newline), which the wrk tests check against
+        every server.
+        """
+        if self.mix:
+            raise ValueError(f"{self.name} sends several requests: no single answer")
+        if self.text is not None:
+            return "body", self.text
+        if self.field is None:
+            return "body", json.dumps(self.body, sort_keys=True, separators=(",", ":")) + "\n"
+        return "field", f'"{self.field}":{ms}'
+
 
 _SINGLE = [
     Scenario("hello", "Hello", "baseline", "/", text="Hello, World!"),

@@ -120,7 +120,8 @@ def notices(results: Results, rows: Sequence[Row]) -> list[Notice]:
 def winner_detail(winner: Winner) -> str:
     """The user count, the winner and its req/s, by how much it won, and anything that qualifies it."""
     row = winner.row
-    parts = [f"{users_text(winner.users)}: {row.server}, {fmt(median_rps(row))} req/s"]
+    by = "" if row.engine == "locust" else f" by {row.engine}"
+    parts = [f"{users_text(winner.users)}{by}: {row.server}, {fmt(median_rps(row))} req/s"]
     if winner.runner_up is not None:
         margin = winner.margin
         versus = f"{margin:.2f}{TIMES} {winner.runner_up.server}" if margin else f"ahead of {winner.runner_up.server}"
@@ -215,6 +216,20 @@ def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
     return f"{name} ({kind}): no ideal"
 
 
+def _engine_text(engine: str, processes: int) -> str:
+    locust = f"{processes} Locust process{'es' if processes != 1 else ''}"
+    wrk = f"wrk with {processes} thread{'s' if processes != 1 else ''}"
+    wrk += " (one connection per user, its warm-up a run of its own)"
+    if engine == "wrk":
+        return f"The load generator was {wrk}"
+    if engine == "both":
+        return (
+            f"Each cell was measured twice, back to back in a seeded random order: by {locust} and by {wrk}; "
+            "rows measured by wrk say so, and the two engines' cells are never summarised together"
+        )
+    return f"The load generator ran {locust}"
+
+
 def _where(run: Run) -> str:
     return "its own Compose container" if run.mode == "docker" else "native processes on loopback"
 
@@ -243,9 +258,9 @@ def methodology(results: Results) -> list[str]:
         "tables show the median with the lowest and highest repetition.",
         "Every response is verified: a wrong body or status counts as a failure, and a server that answers wrongly "
         "cannot win.",
-        f"The load generator ran {processes} Locust process{'es' if processes != 1 else ''}; a cell is flagged "
-        f"{LG_LABEL} when they used ≥ {bound_at:.0%} of their CPU, "
-        "since the limit may then be Locust's, not the server's.",
+        _engine_text(plan.engine, processes)
+        + f"; a cell is flagged {LG_LABEL} when the load generator used ≥ {bound_at:.0%} of its CPU, "
+        "since the limit may then be its own, not the server's.",
         "Server CPU seconds and memory come from the app's own /usage endpoint (its cgroup, or its process group "
         "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
         "the server's start and so can include earlier cells of the same server.",

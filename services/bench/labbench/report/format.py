@@ -109,8 +109,13 @@ def users_text(users: int) -> str:
     return f"{users} user{'' if users == 1 else 's'}"
 
 
+def server_label(row: Row) -> str:
+    """The server's name, and the engine where it is not Locust: which engine measured the row."""
+    return row.server if row.engine == "locust" else f"{row.server} ({row.engine})"
+
+
 def group_name(row: Row) -> str:
-    return f"{row.server} {TIMES} {row.scenario} {TIMES} {users_text(row.users)}"
+    return f"{server_label(row)} {TIMES} {row.scenario} {TIMES} {users_text(row.users)}"
 
 
 def first_seen(names: Iterable[str]) -> list[str]:

@@ -18,12 +18,15 @@ import jinja2
 from markupsafe import Markup
 
 from labbench import faults
+from labbench.crosschecks import crosschecks
 from labbench.report.charts import Chart, chart_data, charts
 from labbench.report.faultcharts import fault_charts
 from labbench.report.findings import Headline, headlines, methodology, notices
-from labbench.report.format import LG_LABEL, MUTED, first_seen, fmt_setting, run_colours
+from labbench.report.format import LG_LABEL, MUTED, first_seen, fmt, fmt_setting, run_colours, server_label
 from labbench.report.tables import (
     COLUMNS,
+    CROSSCHECK_COLUMNS,
+    CROSSCHECK_TEXT,
     fault_cells,
     fault_headers,
     fault_values,
@@ -35,7 +38,7 @@ from labbench.report.tables import (
     won,
 )
 from labbench.results import Results, ScenarioInfo, ServerInfo
-from labbench.stats import TIMES, Row, winners
+from labbench.stats import TIMES, Row, engines, winners
 
 #: The sign before each warning, by its kind.
 ICONS = {"status": "✖", "loadgen": "⚠", "bottleneck": "⚠", "failures": "✖", "noise": "≈", "run": "⚠"}
@@ -81,7 +84,9 @@ class TableRow:
     values: list[str]
 
 
-def _table(rows: Sequence[Row], winning: set[tuple[str, str, int]], colours: dict[str, str]) -> list[list[TableRow]]:
+def _table(
+    rows: Sequence[Row], winning: set[tuple[str, str, int, str]], colours: dict[str, str]
+) -> list[list[TableRow]]:
     """A scenario's table as one body per user count, each row with its classes and badges."""
     bodies: dict[int, list[TableRow]] = {}
     for row in rows:
@@ -89,7 +94,9 @@ def _table(rows: Sequence[Row], winning: set[tuple[str, str, int]], colours: dic
         classes = [name for name, on in marks if on]
         classes += ["win"] if row.key in winning else []
         bodies.setdefault(row.users, []).append(
-            TableRow(row.server, colours[row.server], " ".join(classes), notes(row, row.key in winning), values(row))
+            TableRow(
+                server_label(row), colours[row.server], " ".join(classes), notes(row, row.key in winning), values(row)
+            )
         )
     return list(bodies.values())
 
@@ -106,7 +113,10 @@ class ScenarioSection:
 def _scenario(results: Results, scenario: str, rows: list[Row], colours: dict[str, str]) -> ScenarioSection:
     spec = results.scenarios.get(scenario)
     mine = [row for row in rows if row.scenario == scenario]
-    drawn = charts(chart_data(scenario, mine, colours), spec.kind if spec else "baseline")
+    # The charts draw one engine's numbers (the first the plan names): two
+    # engines' bars for one server would read as two servers.
+    drawn_rows = [row for row in mine if row.engine == engines(results)[0]]
+    drawn = charts(chart_data(scenario, drawn_rows, colours), spec.kind if spec else "baseline")
     return ScenarioSection(
         scenario,
         spec,
@@ -214,6 +224,18 @@ def render_html(results: Results, rows: list[Row]) -> str:
     colours = run_colours(rows, results.run.plan.servers)
     fault_sections = _faults(results, colours)
     nav = [("warnings", "Warnings"), *((f"scenario-{name}", name) for name in scenarios)]
+    checks = [
+        [
+            check.server,
+            check.scenario,
+            str(check.users),
+            fmt(check.locust_rps),
+            fmt(check.wrk_rps),
+            f"{check.ratio:.2f}",
+        ]
+        for check in crosschecks(results)
+    ]
+    nav += [("crosscheck", "cross-check")] if checks else []
     nav += [(f"fault-{section.name}", f"fault: {section.name}") for section in fault_sections]
     nav += [("methodology", "Methodology"), ("metadata", "Metadata")]
     template = environment().get_template("report.html")
@@ -229,6 +251,9 @@ def render_html(results: Results, rows: list[Row]) -> str:
         columns=COLUMNS,
         scenarios=[_scenario(results, scenario, rows, colours) for scenario in scenarios],
         faults=fault_sections,
+        crosscheck=checks,
+        crosscheck_columns=CROSSCHECK_COLUMNS,
+        crosscheck_text=CROSSCHECK_TEXT,
         method=methodology(results),
         servers=[
             (name, colours.get(name, MUTED), server, _docs_link(server)) for name, server in results.servers.items()

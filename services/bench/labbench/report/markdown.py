@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from labbench import faults
+from labbench.crosschecks import crosschecks
 from labbench.report.findings import headlines, methodology, notices, winner_detail
-from labbench.report.format import first_seen
+from labbench.report.format import first_seen, fmt, server_label
 from labbench.report.tables import (
+    CROSSCHECK_COLUMNS,
+    CROSSCHECK_TEXT,
     MD_COLUMNS,
     fault_cells,
     fault_headers,
@@ -28,15 +31,29 @@ def _line(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def scenario_table(rows: list[Row], winning: set[tuple[str, str, int]]) -> list[str]:
+def scenario_table(rows: Iterable[Row], winning: set[tuple[str, str, int, str]]) -> list[str]:
     """One scenario's table: its rows in :func:`table_order`, the notes right after each group's name."""
+    rows = list(rows)  # read twice: the table, then its legend
     lines = ["| " + " | ".join(MD_COLUMNS) + " |", "|---|--:|---|" + "--:|" * (len(MD_COLUMNS) - 3)]
     for row in table_order(rows):
         users, *numbers = values(row)
         badges = ", ".join(text for _, text in notes(row, row.key in winning))
-        lines.append(_line([row.server, users, badges, *numbers]))
+        lines.append(_line([server_label(row), users, badges, *numbers]))
     marks = legend(rows)
     return lines + ([""] + [f"- {line}" for line in marks] if marks else [])
+
+
+def crosscheck_section(results: Results) -> list[str]:
+    """``--engine both``: each server's Locust req/s next to wrk's, measured back to back."""
+    found = crosschecks(results)
+    if not found:
+        return []
+    lines = ["", "## Cross-check: Locust and wrk", "", CROSSCHECK_TEXT, ""]
+    lines += ["| " + " | ".join(CROSSCHECK_COLUMNS) + " |", "|---|---|--:|--:|--:|--:|"]
+    for check in found:
+        shown = [fmt(check.locust_rps), fmt(check.wrk_rps), f"{check.ratio:.2f}"]
+        lines.append(_line([check.server, check.scenario, str(check.users), *shown]))
+    return lines
 
 
 def fault_sections(results: Results) -> list[str]:
@@ -72,7 +89,8 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
         spec = results.scenarios.get(scenario)
         path, kind = (spec.path, spec.kind) if spec else ("?", "?")
         lines += ["", f"## {scenario}", "", f"`GET {path}`, kind {kind}.", ""]
-        lines += scenario_table([row for row in rows if row.scenario == scenario], winning)
+        lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
+    lines += crosscheck_section(results)
     lines += fault_sections(results)
     lines += ["", "## Warnings", ""]
     lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]

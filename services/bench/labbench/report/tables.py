@@ -99,9 +99,19 @@ def table_order(rows: Iterable[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: (row.users, row.rps is None, -(row.rps.median if row.rps else 0)))
 
 
-def won(rows: Iterable[Row]) -> set[tuple[str, str, int]]:
+def won(rows: Iterable[Row]) -> set[tuple[str, str, int, str]]:
     """The groups that won their scenario and user count."""
     return {winner.row.key for winner in winners(rows)}
+
+
+# --- the cross-check of two engines --------------------------------------------------
+
+CROSSCHECK_COLUMNS = ["Server", "Scenario", "Users", "Locust req/s", "wrk req/s", "Locust ÷ wrk"]
+CROSSCHECK_TEXT = (
+    "Each cell measured by both engines, back to back in the same round. Medians over the rounds; the ratio "
+    "is the median of each round's Locust req/s ÷ wrk's. Below 0.9, Locust, not the server, set the number "
+    "it measured."
+)
 
 
 # --- fault experiments ---------------------------------------------------------------
