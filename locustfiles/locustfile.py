@@ -23,6 +23,10 @@ Choosing what to run:
   and ``--cpu-ms`` (``/cpu``).
 * ``--warmup S``: statistics are reset S seconds into the test, so that they
   cover only the steady state (the benchmark runner, labbench, relies on it).
+* ``--pace S``: each user starts a request every S seconds (Locust's
+  ``constant_pacing``) instead of at once, which turns the closed loop into a
+  fixed arrival rate of users ÷ S while every user is free in time
+  (``labbench capacity`` sizes the users so; docs/methodology.md).
 
 Every option reaches distributed workers: the master sends its parsed
 options, custom ones included, with each spawn message, and each user
@@ -40,7 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
-from locust import FastHttpUser, constant, events
+from locust import FastHttpUser, constant, constant_pacing, events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
@@ -113,6 +117,14 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         include_in_web_ui=True,
         help="Seconds after the start at which statistics are reset (0: never)",
     )
+    parser.add_argument(
+        "--pace",
+        type=_seconds,
+        default=0.0,
+        env_var="LOCUST_PACE",
+        include_in_web_ui=True,
+        help="Seconds between the starts of each user's requests (0: none, a closed loop)",
+    )
 
 
 def _option(environment: Environment, name: str, default: Any) -> Any:
@@ -164,7 +176,6 @@ class LabUser(FastHttpUser):
     """What every scenario shares: no think time, checked answers, the chosen server."""
 
     abstract = True
-    wait_time = constant(0)
 
     scenario: ClassVar[Scenario]
 
@@ -178,7 +189,13 @@ class LabUser(FastHttpUser):
             self.host = base_url(environment)
         self.io_ms: int = _option(environment, "io_ms", defaults.IO_MS)
         self.cpu_ms: int = _option(environment, "cpu_ms", defaults.CPU_MS)
+        pace = _option(environment, "pace", 0.0)
+        # Locust's wait functions take the user: constant_pacing keeps its clock on it.
+        self._wait = constant_pacing(pace) if pace > 0 else constant(0)
         super().__init__(environment)
+
+    def wait_time(self) -> float:
+        return self._wait(self)
 
 
 Task = Callable[[LabUser], None]

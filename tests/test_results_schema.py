@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from labbench import faults
 from labbench.results import (
     OBSERVED,
+    Capacity,
+    CapacitySettings,
     Cell,
     FaultCell,
     Latency,
@@ -28,6 +30,7 @@ from labbench.results import (
     Run,
     ScenarioInfo,
     ServerInfo,
+    Step,
 )
 from tests.support import ROOT
 from tests.support.mdtables import md_tables
@@ -43,6 +46,8 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "`run`": Run,
     "`cells[]`": Cell,
     "`faults[]`": FaultCell,
+    "`capacity[]`": Capacity,
+    "`capacity[].curve[]`": Step,
 }
 # Objects described inside one row of a table: (heading, row key) -> model.
 NESTED: dict[tuple[str, str], type[BaseModel]] = {
@@ -102,8 +107,14 @@ def test_every_committed_run_reads_and_writes_back_as_it_was(path: Path) -> None
     # Fault cells included: the docs' runs hold every experiment's observations.
     original = json.loads(path.read_text())
     written = json.loads(Results.from_json(path.read_text(), path.name).to_json())
-    for key in ("cells", "faults", "servers", "scenarios"):
+    for key in ("cells", "faults", "capacity", "servers", "scenarios"):
         assert written.get(key, []) == original.get(key, []), f"{path.name}: {key} changed on the way through"
+
+
+def test_the_plan_row_names_every_capacity_setting() -> None:
+    meaning = _rows("`run`")["plan"]["meaning"]
+    missing = set(CapacitySettings.model_fields) - set(re.findall(r"`([a-z_0-9]+)`", meaning))
+    assert not missing, f"docs/results-schema.md, `run` → plan does not name {sorted(missing)}"
 
 
 def test_the_fault_cells_know_every_experiment() -> None:

@@ -65,18 +65,29 @@ class Load:
     processes: int
     io_ms: int
     cpu_ms: int
+    #: Seconds between each user's request starts (0: none, the closed loop);
+    #: ``labbench capacity``'s fixed arrival rate is users ÷ pace.
+    pace_s: float = 0.0
+
+    @property
+    def spawn_rate(self) -> float:
+        # Paced users started all at once would send in bursts a pace apart;
+        # spread over one pace, their requests arrive evenly.
+        return self.users / self.pace_s if self.pace_s > 0 else self.users
 
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(locustfile()),
         "--headless", "--only-summary", "--host", host,
-        "--users", str(load.users), "--spawn-rate", str(load.users),
+        "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",
         "--run-time", f"{load.warmup_s + load.duration_s:g}s", "--warmup", f"{load.warmup_s:g}",
         "--io-ms", str(load.io_ms), "--cpu-ms", str(load.cpu_ms),
         "--csv", str(csv_prefix), "--csv-full-history", "--json-file", str(csv_prefix),
         "--exit-code-on-error", "0",
     ]  # fmt: skip
+    if load.pace_s > 0:
+        argv += ["--pace", f"{load.pace_s:g}"]
     if load.processes > 1:
         argv += ["--processes", str(load.processes)]
     return [*argv, load.user_class]
@@ -198,10 +209,12 @@ def measure(
     csv_prefix: Path,
     on_tick: Callable[[float], None] | None = None,
     on_window: Callable[[], None] | None = None,
+    on_window_end: Callable[[], None] | None = None,
 ) -> Measurement:
     """Run Locust against ``url`` and measure the window between the end of
     its warm-up and its stop; ``on_tick(seconds)`` is called about twice a
-    second for progress displays, ``on_window()`` once as the window opens."""
+    second for progress displays, ``on_window()`` once as the window opens
+    and ``on_window_end()`` once as it closes."""
     log_path = csv_prefix.with_name(csv_prefix.name + "_locust.log")
     server = AppClient(url)
     with log_path.open("w") as log_file:
@@ -235,6 +248,8 @@ def measure(
             raise fail("Locust did not stop at the end of its run time")
         window = time.monotonic() - window_start
         cpu_after, usage_after = _tree_cpu_seconds(process), _Usage(server)
+        if on_window_end:
+            on_window_end()
         try:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:

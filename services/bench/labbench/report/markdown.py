@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from labbench import faults
+from labbench.report import capacity
 from labbench.report.findings import headlines, methodology, notices, winner_detail
 from labbench.report.format import first_seen
 from labbench.report.tables import (
@@ -71,6 +72,7 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
         lines += ["", f"## {scenario}", "", f"`GET {path}`, kind {kind}.", ""]
         lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
     lines += fault_sections(results)
+    lines += capacity.markdown(results)
     lines += ["", "## Warnings", ""]
     lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]
     lines += ["", "## Methodology", ""]
