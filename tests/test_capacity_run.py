@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from labbench.results import Capacity, Results, load_results
+from labbench.capacitymodels import Capacity
+from labbench.results import Results, load_results
 from tests.support.cli import labbench, only_run
 from tests.support.docker import compose
 

@@ -16,10 +16,9 @@ import pytest
 from pydantic import BaseModel
 
 from labbench import faults
+from labbench.capacitymodels import Capacity, CapacitySettings, Step
 from labbench.results import (
     OBSERVED,
-    Capacity,
-    CapacitySettings,
     Cell,
     FaultCell,
     Latency,
@@ -30,7 +29,6 @@ from labbench.results import (
     Run,
     ScenarioInfo,
     ServerInfo,
-    Step,
 )
 from tests.support import ROOT
 from tests.support.mdtables import md_tables

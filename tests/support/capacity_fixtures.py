@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from labbench.capacity import Series, summarize
+from labbench.capacitymodels import CapacitySettings, Step
 from labbench.knee import breaks
-from labbench.results import CapacitySettings, Plan, Results, Run, Step, save
+from labbench.results import Plan, Results, Run, save
 from labcore import matrix
 
 SLO_MS = 200.0

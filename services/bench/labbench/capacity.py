@@ -1,8 +1,8 @@
 """``labbench capacity``: each server's capacity at a latency SLO, under an open model.
 
 For each server × scenario (× repetition), Locust offers a fixed arrival
-rate: every user starts a request every ``pace`` seconds (the locustfile's
-``--pace``, Locust's ``constant_pacing``), and there are enough users that
+rate: every user starts a request every ``pace`` seconds on its own
+schedule, from a random phase (the locustfile's ``--pace``), and there are enough users that
 none is still busy when its next start is due: users = rate × the p99 budget
 × :data:`labcore.defaults.CAPACITY_USER_HEADROOM`. The rate goes up
 geometrically until a step breaks the SLO, then is bisected between the
@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from labbench import BenchError, bottleneck, knee, locustrun, metadata
+from labbench.capacitymodels import Capacity, CapacitySettings, Step
 from labbench.locustrun import Load
-from labbench.results import Capacity, CapacitySettings, Plan, Results, Run, Step, save
+from labbench.results import Plan, Results, Run, save
 from labbench.runner import new_run_folder, now
 from labbench.targets import ComposeTargets, NativeTargets, Targets
 from labcore import defaults, matrix
@@ -65,6 +66,16 @@ def slo_for(scenario: str, settings: CapacitySettings, plan: Plan) -> float:
     return knee.default_slo_ms(SCENARIOS[scenario].work_ms(plan.io_ms, plan.cpu_ms))
 
 
+def stop_timeout(slo_p99_ms: float) -> float:
+    """How long Locust lets the requests in flight at the end of the window finish.
+
+    Cut off, they would go uncounted: the slowest requests of the window
+    missing from its p99, and the achieved rate short by the rate × latency
+    in flight (at 10 req/s of 100 ms in a 3 s window, 3 % of the 5 % the SLO allows).
+    """
+    return round(slo_p99_ms / 1000 * defaults.CAPACITY_USER_HEADROOM + 1, 3)
+
+
 def behind(step: Step) -> bool:
     """Whether the engine fell behind its schedule: the offered rate not
     achieved while the server was not saturated, or every user busy."""
@@ -85,7 +96,7 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     scenario = SCENARIOS[series.scenario]
     load = Load(
         scenario.user_class, users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms,
-        pace_s=users / rate,
+        pace_s=users / rate, stop_timeout_s=stop_timeout(series.slo_p99_ms),
     )  # fmt: skip
     host: dict[str, tuple[int, int] | None] = {}
     try:
@@ -105,12 +116,16 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     )
     latency = m.latency_ms
     mean_s = None if latency.mean is None else latency.mean / 1000
+    # Every request started in Locust's own window (its run time after the
+    # warm-up) is counted, the last ones finished within the stop timeout: so
+    # the window is Locust's, not the slightly longer one observed from its log.
+    achieved = m.requests / plan.duration_s
     busy = bottleneck.host_busy(host.get("before"), host.get("after"))
     step = Step(
         **head | {"started_at": datetime.fromtimestamp(m.started_at, UTC).isoformat(timespec="seconds")},
         status="server-died" if died else "ok",
         error="stopped answering during the step" if died else None,
-        achieved_rps=round(m.rps, 3),
+        achieved_rps=round(achieved, 3),
         requests=m.requests,
         failures=m.failures,
         mean_ms=latency.mean,
@@ -123,7 +138,7 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
         bottleneck=bottleneck.classify(  # type: ignore[arg-type]
             server_cpu=server_cpu,
             cpu_limit=after.get("cpu_limit"),
-            in_service=None if mean_s is None else m.rps * mean_s,
+            in_service=None if mean_s is None else achieved * mean_s,
             slots=series.server.slots,
             io_bound=scenario.kind == "io",
             loadgen_cpu=m.loadgen_cpu,
@@ -131,7 +146,7 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
             crosscheck=None,
         ),
         broken=knee.breaks(
-            offered=rate, achieved=m.rps, requests=m.requests, failures=m.failures, p99_ms=latency.p99,
+            offered=rate, achieved=achieved, requests=m.requests, failures=m.failures, p99_ms=latency.p99,
             slo_p99_ms=series.slo_p99_ms,
         ),
     )  # fmt: skip

@@ -68,19 +68,16 @@ class Load:
     #: Seconds between each user's request starts (0: none, the closed loop);
     #: ``labbench capacity``'s fixed arrival rate is users ÷ pace.
     pace_s: float = 0.0
-
-    @property
-    def spawn_rate(self) -> float:
-        # Paced users started all at once would send in bursts a pace apart;
-        # spread over one pace, their requests arrive evenly.
-        return self.users / self.pace_s if self.pace_s > 0 else self.users
+    #: Seconds Locust lets users finish the request they are in when the run
+    #: time is up (0: cut off, uncounted, as a cell does).
+    stop_timeout_s: float = 0.0
 
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(locustfile()),
         "--headless", "--only-summary", "--host", host,
-        "--users", str(load.users), "--spawn-rate", f"{load.spawn_rate:g}",
+        "--users", str(load.users), "--spawn-rate", str(load.users),
         "--run-time", f"{load.warmup_s + load.duration_s:g}s", "--warmup", f"{load.warmup_s:g}",
         "--io-ms", str(load.io_ms), "--cpu-ms", str(load.cpu_ms),
         "--csv", str(csv_prefix), "--csv-full-history", "--json-file", str(csv_prefix),
@@ -88,6 +85,8 @@ def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     ]  # fmt: skip
     if load.pace_s > 0:
         argv += ["--pace", f"{load.pace_s:g}"]
+    if load.stop_timeout_s > 0:
+        argv += ["--stop-timeout", f"{load.stop_timeout_s:g}"]
     if load.processes > 1:
         argv += ["--processes", str(load.processes)]
     return [*argv, load.user_class]

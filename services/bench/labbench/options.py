@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from labbench import faults
-from labbench.results import CapacitySettings, Plan
+from labbench.capacitymodels import CapacitySettings
+from labbench.results import Plan
 from labcore import defaults, matrix
 from labcore.scenarios import CORE, SCENARIOS
 

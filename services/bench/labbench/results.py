@@ -18,35 +18,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from labbench import BenchError
+from labbench.capacitymodels import Capacity, CapacitySettings
+from labbench.model import Model
 from labcore import defaults
 
 SCHEMA_VERSION = 1
 
 
-class Model(BaseModel):
-    """What every part of a results file shares: strict types, no unknown keys."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", validate_default=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
 # --- run ----------------------------------------------------------------------
-
-
-class CapacitySettings(Model):
-    """How ``labbench capacity`` stepped the offered rate (docs/methodology.md)."""
-
-    #: The p99 budget; None: each scenario's own work + 100 ms.
-    slo_p99_ms: float | None
-    start_rps: float
-    factor: float
-    bisections: int
-    max_rps: float
 
 
 class Plan(Model):
@@ -318,55 +300,6 @@ class FaultCell(Model):
             except ValidationError as error:
                 raise ValueError(f"observed does not fit the {self.fault} experiment: {describe(error)}") from None
         return self
-
-
-# --- labbench capacity: an open model stepped until the SLO breaks -------------------
-
-Bottleneck = Literal["server-cpu", "slots", "load-generator", "machine", "unexplained"]
-
-
-class Step(Model):
-    """One offered rate against one server: a warm-up, then a measured window."""
-
-    offered_rps: float
-    users: int
-    status: str
-    error: str | None = None
-    started_at: str
-    achieved_rps: float | None = None
-    requests: int | None = None
-    failures: int | None = None
-    mean_ms: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    server_cpu: float | None = None
-    loadgen_cpu: float | None = None
-    host_cpu_busy: float | None = None
-    memory_peak_bytes: int | None = None
-    bottleneck: Bottleneck | None = None
-    behind: bool = False
-    #: Why the step breaks the SLO; empty where it holds.
-    broken: list[str] = Field(default_factory=list)
-    raw: str
-
-    @property
-    def holds(self) -> bool:
-        return not self.broken
-
-
-class Capacity(Model):
-    """One server × scenario × repetition of ``labbench capacity``: its curve and its knee."""
-
-    server: str
-    scenario: str
-    repetition: int = 1
-    slo_p99_ms: float
-    capacity_rps: float | None
-    reason: str | None = None
-    capacity_per_cpu: float | None = None
-    memory_peak_bytes: int | None = None
-    bottleneck: Bottleneck | None = None
-    curve: list[Step] = Field(default_factory=list)
 
 
 class Results(Model):

@@ -18,9 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from labbench.capacitymodels import Capacity
 from labbench.report.charts import CHART_STYLE, CHART_WIDTH, Chart, svg
 from labbench.report.format import DASH, INK, MUTED, UNKNOWN, first_seen, fmt, server_colours
-from labbench.results import Capacity, Results
+from labbench.results import Results
 
 HEADERS = ["server", "req/s at SLO", "req per CPU-s", "peak MiB", "past the knee", "steps", "note"]
 
