@@ -204,12 +204,13 @@ def test_warmup_resets_the_statistics(server_url: str, tmp_path: Path) -> None:
 
 
 def test_pace_sets_a_fixed_rate_instead_of_a_closed_loop(server_url: str, tmp_path: Path) -> None:
-    # 4 users each starting a 10 ms request every 0.5 s: 8 req/s for 3 s, about
-    # 24 requests; a closed loop would send hundreds in the same time.
+    # 4 users each starting a 10 ms request every 0.5 s: 8 req/s for 3 s, at
+    # most 28 requests (with the spawning second, fewer); a closed loop would
+    # send hundreds in the same time.
     run = run_headless(tmp_path, "--host", server_url, "--io-ms", "10", "--pace", "0.5", "Io", seconds=3)
 
     assert run.returncode == 0, run.describe()
-    assert 16 <= run.stats["/io?ms=10"].requests <= 32, run.describe()
+    assert 10 <= run.stats["/io?ms=10"].requests <= 28, run.describe()
 
 
 def test_target_reaches_workers(tmp_path: Path) -> None:

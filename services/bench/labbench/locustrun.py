@@ -9,7 +9,9 @@ cover exactly the requests that were counted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -72,12 +74,18 @@ class Load:
     #: time is up (0: cut off, uncounted, as a cell does).
     stop_timeout_s: float = 0.0
 
+    @property
+    def spawn_rate(self) -> int:
+        # Paced users start at random points within their pace, so they may
+        # all be spawned at once; unpaced ones ramp up within a second.
+        return self.users * 10 if self.pace_s > 0 else self.users
+
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(locustfile()),
         "--headless", "--only-summary", "--host", host,
-        "--users", str(load.users), "--spawn-rate", str(load.users),
+        "--users", str(load.users), "--spawn-rate", str(load.spawn_rate),
         "--run-time", f"{load.warmup_s + load.duration_s:g}s", "--warmup", f"{load.warmup_s:g}",
         "--io-ms", str(load.io_ms), "--cpu-ms", str(load.cpu_ms),
         "--csv", str(csv_prefix), "--csv-full-history", "--json-file", str(csv_prefix),
@@ -86,7 +94,8 @@ def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     if load.pace_s > 0:
         argv += ["--pace", f"{load.pace_s:g}"]
     if load.stop_timeout_s > 0:
-        argv += ["--stop-timeout", f"{load.stop_timeout_s:g}"]
+        # Locust takes whole seconds here ("20", "20s"), not 2.5.
+        argv += ["--stop-timeout", f"{math.ceil(load.stop_timeout_s)}s"]
     if load.processes > 1:
         argv += ["--processes", str(load.processes)]
     return [*argv, load.user_class]
@@ -229,7 +238,9 @@ def measure(
                 on_tick(time.monotonic() - began)
 
         def fail(problem: str) -> LocustFailed:
-            process.kill()
+            # Locust may have exited already (a bad option): nothing to kill.
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
             process.wait()
             log.join(5)
             return LocustFailed(f"{problem}; see {log_path.name}")
