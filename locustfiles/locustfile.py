@@ -23,6 +23,11 @@ Choosing what to run:
   and ``--cpu-ms`` (``/cpu``).
 * ``--warmup S``: statistics are reset S seconds into the test, so that they
   cover only the steady state (the benchmark runner, labbench, relies on it).
+* ``--pace S``: each user starts a request every S seconds, on a schedule
+  of its own from a random point within the first S seconds, instead of at
+  once: the closed loop becomes a fixed arrival rate of users ÷ S while every
+  user is free in time (``labbench capacity`` sizes the users so;
+  docs/methodology.md).
 
 Every option reaches distributed workers: the master sends its parsed
 options, custom ones included, with each spawn message, and each user
@@ -34,13 +39,15 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import random
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
-from locust import FastHttpUser, constant, events
+from locust import FastHttpUser, events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
@@ -113,6 +120,14 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         include_in_web_ui=True,
         help="Seconds after the start at which statistics are reset (0: never)",
     )
+    parser.add_argument(
+        "--pace",
+        type=_seconds,
+        default=0.0,
+        env_var="LOCUST_PACE",
+        include_in_web_ui=True,
+        help="Seconds between the starts of each user's requests (0: none, a closed loop)",
+    )
 
 
 def _option(environment: Environment, name: str, default: Any) -> Any:
@@ -164,7 +179,6 @@ class LabUser(FastHttpUser):
     """What every scenario shares: no think time, checked answers, the chosen server."""
 
     abstract = True
-    wait_time = constant(0)
 
     scenario: ClassVar[Scenario]
 
@@ -178,7 +192,25 @@ class LabUser(FastHttpUser):
             self.host = base_url(environment)
         self.io_ms: int = _option(environment, "io_ms", defaults.IO_MS)
         self.cpu_ms: int = _option(environment, "cpu_ms", defaults.CPU_MS)
+        self.pace: float = _option(environment, "pace", 0.0)
+        self._due = 0.0
         super().__init__(environment)
+
+    def on_start(self) -> None:
+        if self.pace > 0:
+            # Locust starts a batch of users at once, and its constant_pacing
+            # keeps each on the clock of its start: they would send in bursts.
+            # A random phase within the pace spreads the starts instead.
+            self._due = time.perf_counter() + random.uniform(0, self.pace)
+            gevent.sleep(self._due - time.perf_counter())
+
+    def wait_time(self) -> float:
+        if self.pace <= 0:
+            return 0.0
+        # The next start on this user's schedule; a user that is late sends at
+        # once, and its lateness is in no latency (docs/methodology.md).
+        self._due += self.pace
+        return max(0.0, self._due - time.perf_counter())
 
 
 Task = Callable[[LabUser], None]

@@ -102,7 +102,12 @@ def test_the_defaults_are_the_lab_s() -> None:
 
 def test_every_plan_field_comes_from_exactly_one_option() -> None:
     fields = [option.plan for option in options.OPTIONS.values() if option.plan]
-    assert sorted(fields) == sorted(Plan.model_fields), "a Plan field without an option, or one set twice"
+    # `capacity` is labbench capacity's, from its own table (options.capacity_plan).
+    assert sorted(fields) == sorted(set(Plan.model_fields) - {"capacity"}), (
+        "a Plan field without an option, or one set twice"
+    )
+    capacity = [option.plan for option in options.CAPACITY.values() if option.plan]
+    assert len(capacity) == len(set(capacity)) and set(capacity) <= set(Plan.model_fields)
 
 
 def test_top_level_help_lists_the_commands() -> None:
@@ -177,13 +182,17 @@ BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 DEFAULT_COLUMN = "default (full / `--quick`)"
 
 
-def test_benchmarks_md_lists_every_option_with_its_defaults() -> None:
-    rows = md_tables(BENCHMARKS_MD.read_text())["`labbench run`'s options"]
-    documented = {re.match(r"`(--[a-z-]+)", row["flag"])[1]: row[DEFAULT_COLUMN] for row in rows}
-    assert set(documented) == {option.flag for option in options.OPTIONS.values()}
-    for option in options.OPTIONS.values():
+@pytest.mark.parametrize(
+    ("heading", "table"),
+    [("`labbench run`'s options", options.OPTIONS), ("`labbench capacity`'s options", options.CAPACITY)],
+)
+def test_benchmarks_md_lists_every_option_with_its_defaults(heading: str, table: dict[str, options.Option]) -> None:
+    rows = md_tables(BENCHMARKS_MD.read_text())[heading]
+    documented = {re.match(r"`(--[a-z0-9-]+)", row["flag"])[1]: row[DEFAULT_COLUMN] for row in rows}
+    assert set(documented) == {option.flag for option in table.values()}
+    for option in table.values():
         # Computed defaults are described in words; --output's comes from LAB_RESULTS.
-        if callable(option.default) or option.name == "output":
+        if callable(option.default) or option.shown is not None or option.name == "output":
             continue
         quick = "" if option.quick is options.SAME else f" / `{options.show(option.quick)}`"
         assert documented[option.flag] == f"`{options.show(option.default)}`{quick}", option.flag

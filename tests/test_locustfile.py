@@ -203,6 +203,16 @@ def test_warmup_resets_the_statistics(server_url: str, tmp_path: Path) -> None:
     assert totals[-1] > 0, totals
 
 
+def test_pace_sets_a_fixed_rate_instead_of_a_closed_loop(server_url: str, tmp_path: Path) -> None:
+    # 4 users each starting a 10 ms request every 0.5 s: 8 req/s for 3 s, at
+    # most 28 requests (with the spawning second, fewer); a closed loop would
+    # send hundreds in the same time.
+    run = run_headless(tmp_path, "--host", server_url, "--io-ms", "10", "--pace", "0.5", "Io", seconds=3)
+
+    assert run.returncode == 0, run.describe()
+    assert 10 <= run.stats["/io?ms=10"].requests <= 28, run.describe()
+
+
 def test_target_reaches_workers(tmp_path: Path) -> None:
     # No host: the worker must build the URL from the master's --target, not
     # its own default. Zero users, so nothing tries to reach a Compose name.
@@ -219,6 +229,7 @@ def test_target_reaches_workers(tmp_path: Path) -> None:
         ("--io-ms", "-5", "must be a whole number of milliseconds"),
         ("--cpu-ms", "ten", "must be a whole number of milliseconds"),
         ("--warmup", "-1", "must be a number of seconds >= 0"),
+        ("--pace", "soon", "must be a number of seconds >= 0"),
     ],
 )
 def test_bad_option_is_refused(option: str, value: str, complaint: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from labbench.report import render
-from tests.support import ARTIFACTS, bench_fixtures
+from tests.support import ARTIFACTS, bench_fixtures, capacity_fixtures
 
 pytestmark = [pytest.mark.unit, pytest.mark.browser]
 
@@ -41,3 +41,25 @@ def test_report_renders_offline_with_every_chart(page: Page, tmp_path: Path) -> 
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_capacity_report_draws_its_chart_and_table(page: Page, tmp_path: Path) -> None:
+    html_path, _ = render(capacity_fixtures.write_run(tmp_path / "run"))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(html_path.as_uri())
+
+    assert requested == [html_path.as_uri()], "the page fetched more than itself"
+    section = page.locator("section#capacity-io")
+    chart = section.locator("figure.chart svg")
+    assert chart.count() == 1
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 150, box
+    # Two servers' p99 and p50 lines, their points, the SLO line and the knees: many paths.
+    assert chart.locator("path").count() > 30
+    rows = section.locator("tbody tr")
+    assert rows.count() == 2 and rows.first.locator("td").first.inner_text().endswith("gunicorn-gevent")
+    page.locator("nav a[href='#capacity-io']").click()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    section.screenshot(path=str(ARTIFACTS / "capacity-report.png"))

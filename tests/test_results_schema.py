@@ -16,6 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from labbench import faults
+from labbench.capacitymodels import Capacity, CapacitySettings, Step
 from labbench.results import (
     OBSERVED,
     Cell,
@@ -43,6 +44,8 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "`run`": Run,
     "`cells[]`": Cell,
     "`faults[]`": FaultCell,
+    "`capacity[]`": Capacity,
+    "`capacity[].curve[]`": Step,
 }
 # Objects described inside one row of a table: (heading, row key) -> model.
 NESTED: dict[tuple[str, str], type[BaseModel]] = {
@@ -106,8 +109,14 @@ def test_every_committed_run_reads_and_writes_back_as_it_was(path: Path) -> None
     for was, now in zip(original.get("cells", []), written.get("cells", []), strict=True):
         for name in now.keys() - was.keys():
             assert now.pop(name) == Cell.model_fields[name].default, f"{path.name}: cells[].{name}"
-    for key in ("cells", "faults", "servers", "scenarios"):
+    for key in ("cells", "faults", "capacity", "servers", "scenarios"):
         assert written.get(key, []) == original.get(key, []), f"{path.name}: {key} changed on the way through"
+
+
+def test_the_plan_row_names_every_capacity_setting() -> None:
+    meaning = _rows("`run`")["plan"]["meaning"]
+    missing = set(CapacitySettings.model_fields) - set(re.findall(r"`([a-z_0-9]+)`", meaning))
+    assert not missing, f"docs/results-schema.md, `run` → plan does not name {sorted(missing)}"
 
 
 def test_the_fault_cells_know_every_experiment() -> None:

@@ -1,10 +1,11 @@
-"""The command line: ``labbench run``, ``timeline``, ``compare``, ``report`` and ``index``.
+"""The command line: ``labbench run``, ``capacity``, ``timeline``, ``compare``, ``report`` and ``index``.
 
 ``labbench`` without a subcommand is ``labbench run``: ``labbench --quick``,
 ``python -m labbench --quick`` and ``docker compose run --rm bench --quick``
 all run the quick matrix. ``run``'s options are declared once, in
 :data:`labbench.options.OPTIONS`; its flags, their help and the ``--config``
-file's keys all come from there.
+file's keys all come from there; ``capacity``'s from
+:data:`labbench.options.CAPACITY`.
 
 Every problem the user can fix ends in ``labbench…: error: …`` and exit code
 2, never in a traceback.
@@ -22,7 +23,7 @@ from typing import Any
 from labbench import BenchError, options, runner, timeline, timelinedata
 from labcore import matrix
 
-COMMANDS = ("run", "timeline", "compare", "report", "index")
+COMMANDS = ("run", "capacity", "timeline", "compare", "report", "index")
 #: What ``labbench timeline`` bursts by default: waiting, and CPU work.
 TIMELINE_SCENARIOS = ("io", "cpu")
 #: ``labbench timeline``'s bounds: a burst is a thread per request, and a short experiment.
@@ -33,9 +34,9 @@ HELP = ("-h", "--help")
 Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def add_run_options(parser: argparse.ArgumentParser, table: dict[str, options.Option] = options.OPTIONS) -> None:
     """Every option of the table as a flag; one not given is absent from the namespace."""
-    for option in options.OPTIONS.values():
+    for option in table.values():
         if option.parse is None:
             parser.add_argument(
                 option.flag, dest=option.name, action="store_true", default=argparse.SUPPRESS, help=option.help_text()
@@ -52,9 +53,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
-    """``labbench`` and its subcommands. ``run``'s help reads compose.yaml (it
-    counts the servers), so without ``run_options`` (any other command, or
-    ``labbench --help``, none of which needs compose.yaml) its options are left out."""
+    """``labbench`` and its subcommands. ``run``'s and ``capacity``'s help read
+    compose.yaml (they count the servers), so without ``run_options`` (any other
+    command, or ``labbench --help``, none of which needs compose.yaml) their options are left out."""
     top = argparse.ArgumentParser(
         prog="labbench",
         description="Run servers × scenarios headless with Locust, and report on the runs.",
@@ -76,8 +77,19 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
         "and write results.json, report.html and report.md in a new run folder.",
         epilog="Flags win over --config, which wins over the defaults. See docs/benchmarks.md.",
     )
+    capacity = command(
+        "capacity",
+        main_capacity,
+        help="find each server's capacity at a latency SLO, under a fixed arrival rate",
+        description="For each server × scenario, offer a fixed arrival rate (an open model), stepped up "
+        "geometrically and then bisected, until p99 passes the budget, failures pass 0.1 %% or less than 95 %% "
+        "of the offered rate is achieved; write results.json (its capacity list), report.html and report.md "
+        "in a new run folder.",
+        epilog="See docs/benchmarks.md and docs/methodology.md.",
+    )
     if run_options:
         add_run_options(run)
+        add_run_options(capacity, options.CAPACITY)
     add_timeline_options(
         command(
             "timeline",
@@ -187,6 +199,24 @@ def main_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def main_capacity(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from labbench import capacity
+
+    given = {name: value for name, value in vars(args).items() if name in options.CAPACITY}
+    values = options.resolve(given, options.CAPACITY)
+    folder, results = capacity.start(options.capacity_plan(values), values["output"], bool(values["native"]))
+    _render(folder)
+    try:
+        _index(folder.parent)
+    except BenchError as error:
+        print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
+    for entry in results.capacity:
+        found = "—" if entry.capacity_rps is None else f"{entry.capacity_rps:g} req/s"
+        print(f"{entry.server} {entry.scenario} r{entry.repetition}: {found} at p99 ≤ {entry.slo_p99_ms:g} ms")
+    print(f"report: {folder / 'report.html'}")
+    return 0
+
+
 def main_timeline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     servers = [matrix.get(name) for name in args.servers or matrix.names()]
     settings = timeline.Settings(args.scenarios, args.requests, args.io_ms, args.cpu_ms, args.timeout)
@@ -240,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMANDS, *HELP):
         argv = ["run", *argv]
     try:
-        parser = build_parser(run_options=argv[0] == "run")
+        parser = build_parser(run_options=argv[0] in ("run", "capacity"))
         args, extras = parser.parse_known_args(argv)
         if extras:
             # Named by the command's own parser, so its usage is the one shown.

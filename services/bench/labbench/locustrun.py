@@ -9,7 +9,9 @@ the server's ``/usage``, the load generator's own CPU time and the machine's
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -65,18 +67,35 @@ class Load:
     processes: int
     io_ms: int
     cpu_ms: int
+    #: Seconds between each user's request starts (0: none, the closed loop);
+    #: ``labbench capacity``'s fixed arrival rate is users ÷ pace.
+    pace_s: float = 0.0
+    #: Seconds Locust lets users finish the request they are in when the run
+    #: time is up (0: cut off, uncounted, as a cell does).
+    stop_timeout_s: float = 0.0
+
+    @property
+    def spawn_rate(self) -> int:
+        # Paced users start at random points within their pace, so they may
+        # all be spawned at once; unpaced ones ramp up within a second.
+        return self.users * 10 if self.pace_s > 0 else self.users
 
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
     argv = [
         sys.executable, "-m", "locust", "-f", str(locustfile()),
         "--headless", "--only-summary", "--host", host,
-        "--users", str(load.users), "--spawn-rate", str(load.users),
+        "--users", str(load.users), "--spawn-rate", str(load.spawn_rate),
         "--run-time", f"{load.warmup_s + load.duration_s:g}s", "--warmup", f"{load.warmup_s:g}",
         "--io-ms", str(load.io_ms), "--cpu-ms", str(load.cpu_ms),
         "--csv", str(csv_prefix), "--csv-full-history", "--json-file", str(csv_prefix),
         "--exit-code-on-error", "0",
     ]  # fmt: skip
+    if load.pace_s > 0:
+        argv += ["--pace", f"{load.pace_s:g}"]
+    if load.stop_timeout_s > 0:
+        # Locust takes whole seconds here ("20", "20s"), not 2.5.
+        argv += ["--stop-timeout", f"{math.ceil(load.stop_timeout_s)}s"]
     if load.processes > 1:
         argv += ["--processes", str(load.processes)]
     return [*argv, load.user_class]
@@ -219,7 +238,9 @@ def measure(
                 on_tick(time.monotonic() - began)
 
         def fail(problem: str) -> LocustFailed:
-            process.kill()
+            # Locust may have exited already (a bad option): nothing to kill.
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
             process.wait()
             log.join(5)
             return LocustFailed(f"{problem}; see {log_path.name}")

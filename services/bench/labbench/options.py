@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from labbench import faults
+from labbench.capacitymodels import CapacitySettings
 from labbench.results import Plan
 from labcore import defaults, matrix
 from labcore.scenarios import CORE, SCENARIOS
@@ -246,6 +247,43 @@ OPTIONS: dict[str, Option] = {
 }  # fmt: skip
 
 
+#: ``labbench capacity``'s options: the run's own where they mean the same, and its stepping.
+CAPACITY: dict[str, Option] = {
+    option.name: option
+    for option in [
+        Option(
+            "servers", names(matrix.addressable), matrix.names, "comma-separated servers",
+            quick=["gunicorn-sync", "gunicorn-gevent"], shown=lambda: f"all {len(matrix.names())} in compose.yaml",
+            plan="servers", metavar="A,B",
+        ),
+        Option(
+            "scenarios", names(lambda: SCENARIOS), ["io", "cpu", "upstream"],
+            f"comma-separated, from {', '.join(SCENARIOS)}", quick=["io"], plan="scenarios", metavar="A,B",
+        ),
+        Option(
+            "slo_p99_ms", number(1), None, "the p99 budget of the SLO, in ms",
+            shown=f"each scenario's work + {defaults.CAPACITY_SLO_EXTRA_MS}", metavar="MS",
+        ),
+        Option("start_rps", number(0.1), 10.0, "the first offered rate, in requests per second", metavar="R"),
+        Option("factor", number(1.1, float, 10), 2.0, "each step up multiplies the rate by this", metavar="F"),
+        Option(
+            "bisections", number(0, int, 10), 3, "steps between the highest rate that held and the lowest that broke",
+            quick=2, metavar="N",
+        ),
+        Option("max_rps", number(1), 2000.0, "the highest rate offered", quick=800.0, metavar="R"),
+        Option("duration", number(1), 5.0, "measured seconds per step", quick=3.0, plan="duration_s", metavar="S"),
+        Option(
+            "warmup", number(0), 2.0, "seconds of load before measuring each step, not counted",
+            quick=1.0, plan="warmup_s", metavar="S",
+        ),
+        Option("repetitions", number(1, int), 1, "runs of every server × scenario", plan="repetitions", metavar="N"),
+        *(OPTIONS[name] for name in ("processes", "io_ms", "cpu_ms", "output")),
+        Option("quick", None, False, "two servers on io, with the --quick defaults shown here (~3 min)", plan="quick"),
+        OPTIONS["native"],
+    ]
+}  # fmt: skip
+
+
 # --- from flags and a config file to a plan ----------------------------------------------
 
 
@@ -283,10 +321,12 @@ def _config_value(option: Option, value: Any, path: Path, key: Any) -> Any:
         raise ConfigError(f"--config: {path}: {key}: {error}") from None
 
 
-def resolve(given: dict[str, Any]) -> dict[str, Any]:
+def resolve(given: dict[str, Any], table: dict[str, Option] = OPTIONS) -> dict[str, Any]:
     """Every option's value: ``given`` (flags over config), else the defaults."""
     quick = bool(given.get("quick"))
-    values = {name: given[name] if name in given else option.default_for(quick) for name, option in OPTIONS.items()}
+    values = {name: given[name] if name in given else option.default_for(quick) for name, option in table.items()}
+    if table is not OPTIONS:
+        return values
     if values["faults"] and "scenarios" not in given:
         # A fault run: the experiments alone, once each, unless asked otherwise.
         values["scenarios"] = []
@@ -297,6 +337,16 @@ def resolve(given: dict[str, Any]) -> dict[str, Any]:
 def plan_from(values: dict[str, Any]) -> Plan:
     """The run's plan from :func:`resolve`'s values."""
     return Plan(**{option.plan: values[name] for name, option in OPTIONS.items() if option.plan})
+
+
+def capacity_plan(values: dict[str, Any]) -> Plan:
+    """A capacity run's plan from ``resolve(given, CAPACITY)``'s values: no users, each step sizes its own."""
+    fields = {option.plan: values[name] for name, option in CAPACITY.items() if option.plan}
+    settings = CapacitySettings(
+        slo_p99_ms=values["slo_p99_ms"], start_rps=values["start_rps"], factor=values["factor"],
+        bisections=values["bisections"], max_rps=values["max_rps"],
+    )  # fmt: skip
+    return Plan(**fields, users=[], seed=0, capacity=settings)
 
 
 #: The full run's defaults and --quick's, by option (the computed ones, servers and seed, left out).

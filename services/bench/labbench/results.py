@@ -18,22 +18,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from labbench import BenchError
 from labbench.bottleneck import Bottleneck
+from labbench.capacitymodels import Capacity, CapacitySettings
+from labbench.model import Model
 from labcore import defaults
 
 SCHEMA_VERSION = 1
-
-
-class Model(BaseModel):
-    """What every part of a results file shares: strict types, no unknown keys."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", validate_default=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 # --- run ----------------------------------------------------------------------
@@ -58,6 +51,8 @@ class Plan(Model):
     soak_s: float = defaults.SOAK_S
     #: Which load generator measures the cells: one, or both side by side.
     engine: Literal["locust", "wrk", "both"] = "locust"
+    #: Set in a ``labbench capacity`` run, whose ``users`` is empty: each step sizes its own.
+    capacity: CapacitySettings | None = None
 
 
 class ServerLimits(Model):
@@ -328,6 +323,7 @@ class Results(Model):
     scenarios: dict[str, ScenarioInfo] = Field(default_factory=dict)
     cells: list[Cell] = Field(default_factory=list)
     faults: list[FaultCell] = Field(default_factory=list)
+    capacity: list[Capacity] = Field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from labbench import faults
 from labbench.crosschecks import crosschecks
+from labbench.report import capacity
 from labbench.report.charts import Chart, chart_data, charts
 from labbench.report.faultcharts import fault_charts
 from labbench.report.findings import Headline, headlines, methodology, notices
@@ -157,6 +158,27 @@ def _faults(results: Results, colours: dict[str, str]) -> list[FaultSection]:
 
 
 @dataclass(frozen=True)
+class CapacitySection:
+    name: str
+    headers: list[str]
+    rows: list[tuple[str, str, list[str]]]  # server, colour, values
+    chart: Chart
+
+
+def _capacity(results: Results) -> list[CapacitySection]:
+    colours = run_colours([], [entry.server for entry in results.capacity] + results.run.plan.servers)
+    return [
+        CapacitySection(
+            scenario,
+            capacity.HEADERS,
+            [(row.server, colours.get(row.server, MUTED), row.values()) for row in capacity.rows(results, scenario)],
+            chart_view(capacity.chart(results, scenario)),
+        )
+        for scenario in capacity.scenarios(results)
+    ]
+
+
+@dataclass(frozen=True)
 class Card:
     """A scenario's headline: who leads it, in the leader's colour, and each user count's winner."""
 
@@ -223,6 +245,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
     colours = run_colours(rows, results.run.plan.servers)
     fault_sections = _faults(results, colours)
+    capacity_sections = _capacity(results)
     nav = [("warnings", "Warnings"), *((f"scenario-{name}", name) for name in scenarios)]
     checks = [
         [
@@ -237,6 +260,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
     ]
     nav += [("crosscheck", "cross-check")] if checks else []
     nav += [(f"fault-{section.name}", f"fault: {section.name}") for section in fault_sections]
+    nav += [(f"capacity-{section.name}", f"capacity: {section.name}") for section in capacity_sections]
     nav += [("methodology", "Methodology"), ("metadata", "Metadata")]
     template = environment().get_template("report.html")
     return template.render(
@@ -254,6 +278,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
         crosscheck=checks,
         crosscheck_columns=CROSSCHECK_COLUMNS,
         crosscheck_text=CROSSCHECK_TEXT,
+        capacity=capacity_sections,
         method=methodology(results),
         servers=[
             (name, colours.get(name, MUTED), server, _docs_link(server)) for name, server in results.servers.items()

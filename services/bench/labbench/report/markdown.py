@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from labbench import faults
 from labbench.crosschecks import crosschecks
+from labbench.report import capacity
 from labbench.report.findings import headlines, methodology, notices, winner_detail
 from labbench.report.format import first_seen, fmt, server_label
 from labbench.report.tables import (
@@ -92,6 +93,7 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
         lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
     lines += crosscheck_section(results)
     lines += fault_sections(results)
+    lines += capacity.markdown(results)
     lines += ["", "## Warnings", ""]
     lines += [f"- {notice.text}" for notice in notices(results, rows)] or ["None."]
     lines += ["", "## Methodology", ""]

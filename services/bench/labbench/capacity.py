@@ -1,0 +1,242 @@
+"""``labbench capacity``: each server's capacity at a latency SLO, under an open model.
+
+For each server × scenario (× repetition), Locust offers a fixed arrival
+rate: every user starts a request every ``pace`` seconds on its own
+schedule, from a random phase (the locustfile's ``--pace``), and there are enough users that
+none is still busy when its next start is due: users = rate × the p99 budget
+× :data:`labcore.defaults.CAPACITY_USER_HEADROOM`. The rate goes up
+geometrically until a step breaks the SLO, then is bisected between the
+highest step that held and the lowest that broke (labbench.knee).
+
+Each step is a Locust run of its own (warm-up, then a measured window),
+with the server's /usage, Locust's CPU and the host's /proc/stat read around
+the window, so that every step carries its bottleneck class
+(labbench.bottleneck) and a knee set by the load generator is said to be so.
+
+Locust times a request from when it is sent, not from when it was due:
+where a user falls behind its schedule, the wait before the send is not in
+the latency (coordinated omission). Such steps are flagged ``behind``: the
+offered rate was not achieved while the server was not saturated, or the
+users were all busy (Little's law).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from labbench import BenchError, bottleneck, knee, locustrun, metadata
+from labbench.capacitymodels import Capacity, CapacitySettings, Step
+from labbench.locustrun import Load
+from labbench.results import Plan, Results, Run, save
+from labbench.runner import new_run_folder, now
+from labbench.targets import ComposeTargets, NativeTargets, Targets
+from labcore import defaults, matrix
+from labcore.scenarios import SCENARIOS
+
+#: A step whose users were this busy on average (Little's law) had none to spare.
+USERS_BUSY = 0.9
+
+
+@dataclass(frozen=True)
+class Series:
+    """What one server × scenario × repetition is run with."""
+
+    server: matrix.Server
+    scenario: str
+    repetition: int
+    slo_p99_ms: float
+
+    @property
+    def slug(self) -> str:
+        return f"{self.server.name}__{self.scenario}__r{self.repetition}"
+
+
+def users_for(rate: float, slo_p99_ms: float) -> int:
+    """Enough users that one is free at every scheduled start while requests stay within the budget."""
+    return max(1, math.ceil(rate * slo_p99_ms / 1000 * defaults.CAPACITY_USER_HEADROOM))
+
+
+def slo_for(scenario: str, settings: CapacitySettings, plan: Plan) -> float:
+    if settings.slo_p99_ms is not None:
+        return settings.slo_p99_ms
+    return knee.default_slo_ms(SCENARIOS[scenario].work_ms(plan.io_ms, plan.cpu_ms))
+
+
+def stop_timeout(slo_p99_ms: float) -> float:
+    """How long Locust lets the requests in flight at the end of the window finish.
+
+    Cut off, they would go uncounted: the slowest requests of the window
+    missing from its p99, and the achieved rate short by the rate × latency
+    in flight (at 10 req/s of 100 ms in a 3 s window, 3 % of the 5 % the SLO allows).
+    """
+    return round(slo_p99_ms / 1000 * defaults.CAPACITY_USER_HEADROOM + 1, 3)
+
+
+def behind(step: Step) -> bool:
+    """Whether the engine fell behind its schedule: the offered rate not
+    achieved while the server was not saturated, or every user busy."""
+    if step.achieved_rps is None or step.mean_ms is None:
+        return False
+    busy = step.achieved_rps * step.mean_ms / 1000 >= USERS_BUSY * step.users
+    short = step.achieved_rps < defaults.CAPACITY_ACHIEVED_MIN * step.offered_rps
+    return busy or (short and step.bottleneck not in ("server-cpu", "slots"))
+
+
+def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: Path) -> Step:
+    name = series.server.name
+    users = users_for(rate, series.slo_p99_ms)
+    raw = f"raw/{series.slug}__{rate:g}rps"
+    head: dict[str, Any] = {"offered_rps": rate, "users": users, "started_at": now(), "raw": raw}
+    if not targets.answers(name):
+        return Step(**head, status="server-unavailable", error="did not answer /usage", broken=["server unavailable"])
+    scenario = SCENARIOS[series.scenario]
+    load = Load(
+        scenario.user_class, users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms,
+        pace_s=users / rate, stop_timeout_s=stop_timeout(series.slo_p99_ms),
+    )  # fmt: skip
+    try:
+        m = locustrun.measure(load, targets.urls[name], folder / raw)
+    except locustrun.LocustFailed as error:
+        return Step(**head, status="locust-error", error=str(error), broken=["the load generator failed"])
+    before, after = m.usage_before or {}, m.usage_after or {}
+    died = m.usage_after is None or not targets.answers(name)
+    server_cpu = (
+        (after["cpu_seconds"] - before["cpu_seconds"]) / m.duration_s
+        if "cpu_seconds" in before and "cpu_seconds" in after
+        else None
+    )
+    latency = m.latency_ms
+    mean_s = None if latency.mean is None else latency.mean / 1000
+    # Every request started in Locust's own window (its run time after the
+    # warm-up) is counted, the last ones finished within the stop timeout: so
+    # the window is Locust's, not the slightly longer one observed from its log.
+    achieved = m.requests / plan.duration_s
+    busy = m.host_busy
+    step = Step(
+        **head | {"started_at": datetime.fromtimestamp(m.started_at, UTC).isoformat(timespec="seconds")},
+        status="server-died" if died else "ok",
+        error="stopped answering during the step" if died else None,
+        achieved_rps=round(achieved, 3),
+        requests=m.requests,
+        failures=m.failures,
+        mean_ms=latency.mean,
+        p50_ms=latency.p50,
+        p99_ms=latency.p99,
+        server_cpu=None if server_cpu is None else round(server_cpu, 3),
+        loadgen_cpu=round(m.loadgen_cpu, 3),
+        host_cpu_busy=None if busy is None else round(busy, 3),
+        memory_peak_bytes=after.get("memory_peak_bytes"),
+        bottleneck=bottleneck.classify(  # type: ignore[arg-type]
+            server_cpu=server_cpu,
+            cpu_limit=after.get("cpu_limit"),
+            in_service=None if mean_s is None else achieved * mean_s,
+            slots=series.server.slots,
+            io_bound=scenario.kind == "io",
+            loadgen_cpu=m.loadgen_cpu,
+            host_busy=busy,
+            crosscheck=None,
+        ),
+        broken=knee.breaks(
+            offered=rate, achieved=achieved, requests=m.requests, failures=m.failures, p99_ms=latency.p99,
+            slo_p99_ms=series.slo_p99_ms,
+        ),
+    )  # fmt: skip
+    if died:
+        step.broken.append("the server stopped answering")
+    step.behind = behind(step)
+    return step
+
+
+def summarize(series: Series, curve: list[Step], settings: CapacitySettings) -> Capacity:
+    """The series' knee, what it cost there, and what broke the step above it."""
+    found = knee.knee([(step.offered_rps, step.holds) for step in curve], settings.max_rps)
+    at = next((step for step in curve if step.offered_rps == found.capacity and step.holds), None)
+    broke = [step for step in curve if not step.holds]
+    first_broken = min(broke, key=lambda step: step.offered_rps) if broke else None
+    reason = found.reason
+    if first_broken is not None and first_broken.bottleneck == "load-generator" and found.capacity is not None:
+        reason = "the step that broke the SLO was load-generator bound: the capacity is at least this, not the server's"
+    per_cpu = at.achieved_rps / at.server_cpu if at and at.achieved_rps and at.server_cpu else None
+    peaks = [step.memory_peak_bytes for step in curve if step.memory_peak_bytes is not None]
+    return Capacity(
+        server=series.server.name,
+        scenario=series.scenario,
+        repetition=series.repetition,
+        slo_p99_ms=series.slo_p99_ms,
+        capacity_rps=found.capacity,
+        reason=reason,
+        capacity_per_cpu=None if per_cpu is None else round(per_cpu, 1),
+        memory_peak_bytes=max(peaks, default=None),
+        bottleneck=first_broken.bottleneck if first_broken else None,
+        curve=curve,
+    )
+
+
+def run_series(series: Series, plan: Plan, targets: Targets, folder: Path, results: Results) -> Capacity:
+    settings = plan.capacity
+    assert settings is not None
+    curve: list[Step] = []
+    entry = summarize(series, curve, settings)
+    results.capacity.append(entry)
+    if (reason := targets.startup_errors.get(series.server.name)) is not None:
+        entry.reason = f"server unavailable: {reason[-300:]}"
+        save(folder, results)
+        return entry
+    while True:
+        tried = [(step.offered_rps, step.holds) for step in curve]
+        rate = knee.next_rate(
+            tried, start=settings.start_rps, factor=settings.factor, bisections=settings.bisections,
+            ceiling=settings.max_rps,
+        )  # fmt: skip
+        if rate is None:
+            break
+        step = run_step(series, rate, plan, targets, folder)
+        curve.append(step)
+        print(_line(series, step), flush=True)
+        results.capacity[-1] = entry = summarize(series, curve, settings)
+        save(folder, results)
+    return entry
+
+
+def _line(series: Series, step: Step) -> str:
+    measured = (
+        f"achieved {step.achieved_rps:.1f}, p50 {step.p50_ms} ms, p99 {step.p99_ms} ms, {step.bottleneck}"
+        if step.status == "ok"
+        else step.status
+    )
+    verdict = "holds" if step.holds else "breaks: " + "; ".join(step.broken)
+    flag = " [behind schedule]" if step.behind else ""
+    where = f"{series.server.name} {series.scenario} r{series.repetition} {step.offered_rps:g} req/s"
+    return f"{where}: {measured}; {verdict}{flag}"
+
+
+def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
+    """A new capacity run of ``plan`` in a new folder under ``output``."""
+    locustrun.locustfile()  # a missing locustfile is an error now, not in every step
+    access_log = metadata.access_log()
+    try:
+        servers = [matrix.get(name) for name in plan.servers]
+    except matrix.MatrixError as error:
+        raise BenchError(str(error)) from None
+    folder = new_run_folder(output, "-capacity")
+    mode = "native" if native_mode else "docker"
+    results = Results(run=Run(id=folder.name, started_at=now(), mode=mode, plan=plan, access_log=access_log))
+    save(folder, results)
+    (folder / "raw").mkdir(exist_ok=True)
+    assert plan.capacity is not None
+    with (NativeTargets if native_mode else ComposeTargets)(servers) as targets:
+        metadata.record(results.run, targets.urls)
+        results.servers, results.scenarios = metadata.describe(plan, servers)
+        save(folder, results)
+        for repetition in range(1, plan.repetitions + 1):
+            for server in servers:
+                for scenario in plan.scenarios:
+                    slo = slo_for(scenario, plan.capacity, plan)
+                    run_series(Series(server, scenario, repetition, slo), plan, targets, folder, results)
+    results.run.finished_at = now()
+    save(folder, results)
+    return folder, results

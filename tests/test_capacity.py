@@ -1,0 +1,236 @@
+"""labbench capacity's rules on fixed inputs: the SLO, the stepping, the knee, and its report.
+
+The end-to-end runs (real servers, real Locust) are tests/test_capacity_run.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labbench import BenchError, capacity, cli, knee, options
+from labbench.bottleneck import classify
+from labbench.report import render
+from labbench.results import Results
+from labcore import defaults
+from tests.support import ROOT, capacity_fixtures
+from tests.support.cli import labbench
+from tests.support.mdtables import md_tables
+
+pytestmark = pytest.mark.unit
+
+STEPPING = {"start": 10.0, "factor": 2.0, "bisections": 3, "ceiling": 2000.0}
+
+
+def walk(capacity_rps: float, noise: dict[float, bool] | None = None, **stepping: float) -> list[tuple[float, bool]]:
+    """The steps next_rate plans against a server that holds up to ``capacity_rps``
+    (``noise`` overrides the verdict at given rates)."""
+    settings = STEPPING | stepping
+    tried: list[tuple[float, bool]] = []
+    while (rate := knee.next_rate(tried, **settings)) is not None:  # type: ignore[arg-type]
+        tried.append((rate, (noise or {}).get(rate, rate <= capacity_rps)))
+        assert len(tried) < 40, "the stepping never ends"
+    return tried
+
+
+# --- the SLO ------------------------------------------------------------------------------
+
+
+def test_a_step_within_every_rule_holds() -> None:
+    assert knee.breaks(offered=40, achieved=39, requests=117, failures=0, p99_ms=200, slo_p99_ms=200) == []
+
+
+@pytest.mark.parametrize(
+    ("measured", "reason"),
+    [
+        ({"p99_ms": 201}, "p99 201 ms > 200 ms"),
+        ({"p99_ms": None}, "p99 ? ms > 200 ms"),
+        ({"failures": 2, "requests": 1000}, "failures 0.20% > 0.1%"),
+        ({"achieved": 37.9}, "achieved 37.9 req/s < 95% of 40 offered"),
+        ({"requests": 0}, "no request answered"),
+    ],
+)
+def test_each_rule_breaks_the_slo_and_says_how(measured: dict[str, float], reason: str) -> None:
+    step = {"offered": 40, "achieved": 39, "requests": 1000, "failures": 1, "p99_ms": 150, "slo_p99_ms": 200}
+    assert knee.breaks(**step | measured) == [reason]  # type: ignore[arg-type]
+
+
+def test_one_failure_in_a_thousand_is_within_the_slo() -> None:
+    assert knee.breaks(offered=40, achieved=40, requests=1000, failures=1, p99_ms=1, slo_p99_ms=200) == []
+
+
+def test_the_default_budget_is_the_work_plus_100_ms() -> None:
+    assert knee.default_slo_ms(100) == 200
+    assert knee.default_slo_ms(10) == 110
+    assert knee.default_slo_ms(None) == defaults.CAPACITY_SLO_EXTRA_MS
+
+
+# --- step planning ----------------------------------------------------------------------------
+
+
+def test_steps_double_then_bisect_between_the_last_hold_and_the_first_break() -> None:
+    tried = walk(35)
+    assert tried[:3] == [(10, True), (20, True), (40, False)]
+    # Geometric means of 20 and 40, then of the new bounds: 28.3, 33.6, 36.7.
+    assert tried[3:] == [(28.3, True), (33.6, True), (36.7, False)]
+
+
+def test_bisection_stops_at_the_resolution() -> None:
+    tried = walk(35, bisections=10)
+    held = max(rate for rate, ok in tried if ok)
+    broke = min(rate for rate, ok in tried if not ok)
+    assert held <= 35 < broke and broke / held <= 1 + knee.RESOLUTION * 1.5
+    assert len(tried) < 12
+
+
+def test_a_server_that_never_breaks_is_stepped_to_the_ceiling_and_no_further() -> None:
+    tried = walk(10_000, ceiling=500)
+    assert [rate for rate, _ in tried] == [10, 20, 40, 80, 160, 320, 500]
+
+
+def test_a_server_that_breaks_at_once_gets_one_step() -> None:
+    assert walk(1) == [(10, False)]
+
+
+def test_users_cover_the_rate_at_the_budget_with_headroom() -> None:
+    assert capacity.users_for(40, 200) == 16  # 40 req/s × 0.2 s × 2
+    assert capacity.users_for(0.5, 110) == 1
+
+
+# --- the knee -----------------------------------------------------------------------------------
+
+
+def test_knee_of_a_monotone_curve_is_the_last_rate_that_held() -> None:
+    assert knee.knee(walk(35)) == knee.Knee(33.6, None)
+
+
+def test_knee_ignores_a_lucky_step_above_a_broken_one() -> None:
+    # What a person reads: it broke at 40; 80 holding once is noise, not capacity.
+    noisy = [(10, True), (20, True), (40, False), (80, True), (28.3, True)]
+    assert knee.knee(noisy).capacity == 28.3
+
+
+def test_knee_with_a_noisy_dip_below_the_edge_takes_the_highest_hold_under_it() -> None:
+    tried = walk(35, noise={20: False})
+    # 20 broke once: the stepping bisects below it, and the knee stays under it.
+    assert tried[:3] == [(10, True), (20, False), (14.1, True)]
+    assert knee.knee(tried).capacity == max(rate for rate, ok in tried if ok) < 20
+
+
+def test_knee_of_a_curve_that_never_broke_is_a_lower_bound_said_so() -> None:
+    found = knee.knee(walk(10_000, ceiling=500), ceiling=500)
+    assert found.capacity == 500
+    assert found.reason is not None and "at least" in found.reason and "--max-rps 500" in found.reason
+
+
+def test_knee_of_a_curve_broken_from_the_first_step_is_none_with_the_reason() -> None:
+    assert knee.knee([(10, False)]) == knee.Knee(None, "the SLO broke at the lowest step, 10 req/s")
+
+
+# --- bottleneck and schedule ----------------------------------------------------------------------
+
+
+def test_the_bottleneck_rules_apply_in_order() -> None:
+    base = {"server_cpu": 0.2, "cpu_limit": 1.0, "in_service": 1.0, "slots": 4, "io_bound": True,
+            "loadgen_cpu": 0.3, "host_busy": 0.5, "crosscheck": None}  # fmt: skip
+    assert classify(**base) == "unexplained"
+    assert classify(**base | {"host_busy": 0.96}) == "machine"
+    assert classify(**base | {"loadgen_cpu": 0.95, "host_busy": 0.96}) == "load-generator"
+    assert classify(**base | {"in_service": 3.8, "loadgen_cpu": 0.95}) == "slots"
+    assert classify(**base | {"in_service": 3.8, "io_bound": False}) == "unexplained"
+    assert classify(**base | {"server_cpu": 0.95, "in_service": 3.8}) == "server-cpu"
+    assert classify(**base | {"server_cpu": 0.95, "crosscheck": 0.5}) == "load-generator"
+
+
+def test_a_step_is_behind_schedule_when_users_are_all_busy_or_the_rate_is_missed_unsaturated() -> None:
+    curve = capacity_fixtures.CURVES
+    on_time = curve["gunicorn-sync"][0]
+    assert not capacity.behind(on_time)
+    # Short of the rate, but the server's slots were full: the server's limit, not the engine's.
+    assert not capacity.behind(curve["gunicorn-sync"][2])
+    assert capacity.behind(curve["gunicorn-sync"][2].model_copy(update={"bottleneck": "unexplained"}))
+    # 5 users at 10 req/s with 500 ms each: all busy.
+    assert capacity.behind(on_time.model_copy(update={"users": 5, "mean_ms": 500.0}))
+
+
+# --- the entry and its report ---------------------------------------------------------------------
+
+
+def test_summary_names_the_capacity_what_it_cost_and_what_broke_past_it() -> None:
+    sync, gevent = capacity_fixtures.results().capacity
+    assert (sync.capacity_rps, sync.reason, sync.bottleneck) == (28.3, None, "slots")
+    assert sync.capacity_per_cpu == pytest.approx(28.2 / (0.1 + 0.0282), abs=0.1)
+    assert sync.memory_peak_bytes == 100 * 2**20
+    # Its knee was the load generator's: said so, never passed off as the server's.
+    assert gevent.capacity_rps == 640 and gevent.bottleneck == "load-generator"
+    assert gevent.reason is not None and "load-generator bound" in gevent.reason
+
+
+def test_capacity_entries_read_and_write_back_unchanged() -> None:
+    found = capacity_fixtures.results()
+    assert Results.from_json(found.to_json()) == found
+    data = json.loads(found.to_json())
+    data["capacity"][0]["curve"][0]["bottleneck"] = "disk"
+    with pytest.raises(BenchError, match=r"capacity\[0\]\.curve\[0\]\.bottleneck: Input should be 'server-cpu'"):
+        Results.from_json(json.dumps(data))
+
+
+def test_report_ranks_servers_and_shows_the_spread_of_repetitions(tmp_path: Path) -> None:
+    html, md = render(capacity_fixtures.write_run(tmp_path / "run", repetitions=2))
+    markdown = md.read_text()
+    table = markdown[markdown.index("## Capacity: io") :]
+    assert table.index("| gunicorn-gevent | 640 [640–640]") < table.index("| gunicorn-sync | 28.3 [28.3–28.3]")
+    assert "p99 ≤ 200 ms" in table
+    page = html.read_text()
+    assert 'id="capacity-io"' in page and "Latency against throughput: io" in page
+    assert page.count("<svg") == 1
+
+
+def test_capacity_flags_are_declared_once_with_their_quick_defaults() -> None:
+    quick = options.resolve({"quick": True}, options.CAPACITY)
+    assert quick["servers"] == ["gunicorn-sync", "gunicorn-gevent"] and quick["scenarios"] == ["io"]
+    plan = options.capacity_plan(quick)
+    assert plan.users == [] and plan.capacity is not None and plan.capacity.max_rps == 800
+    help_text = cli.build_parser().parse_args(["capacity", "--slo-p99-ms", "250"])
+    assert help_text.slo_p99_ms == 250
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--factor", "1"], "argument --factor: must be at least 1.1, not '1'"),
+        (["--slo-p99-ms", "fast"], "argument --slo-p99-ms: expected a number, not 'fast'"),
+        (["--servers", "nginx"], "argument --servers: unknown nginx"),
+    ],
+)
+def test_bad_capacity_flags_name_the_flag(args: list[str], message: str) -> None:
+    result = labbench("capacity", *args, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- docs/results.md's capacity section ----------------------------------------------------------
+
+#: The capacity run docs/results.md quotes: the newest committed one.
+CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity.json"))
+
+
+def test_results_md_capacity_tables_are_the_report_s(tmp_path: Path) -> None:
+    """Every capacity table in results.md is the one labbench renders from the committed run, row for row."""
+    assert CAPACITY_RUNS, "no capacity run committed under docs/images"
+    committed = CAPACITY_RUNS[-1]
+    results = Results.from_json(committed.read_text(), committed.name)
+    assert results.finished and results.capacity
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.copyfile(committed, folder / "results.json")
+    _, md_path = render(folder)
+    report = {
+        heading: rows for heading, rows in md_tables(md_path.read_text()).items() if heading.startswith("Capacity")
+    }
+    text = (ROOT / "docs" / "results.md").read_text()
+    assert f"`{results.run.id}`" in text and committed.name in text
+    shown = md_tables(text)
+    assert report and all(shown.get(heading) == rows for heading, rows in report.items()), sorted(report)

@@ -1,0 +1,84 @@
+"""``labbench capacity --quick`` end to end: real servers, real Locust, and the physics its numbers must obey.
+
+Natively (the servers pinned to one CPU) and through Compose (each server
+limited to one CPU). The bounds are wide: timings on a shared machine are
+noisy, but no noise lets 4 sync workers with 100 ms sleeps serve more than
+40 req/s, or a CPU serve more 10 ms requests per second than 100.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from labbench.capacitymodels import Capacity
+from labbench.results import Results, load_results
+from tests.support.cli import labbench, only_run
+from tests.support.docker import compose
+
+#: Slack on a bound set by physics: Locust's window edges, a request counted at each end.
+OVER = 1.1
+SERVERS = ["gunicorn-sync", "gunicorn-gevent"]
+
+
+def entry(results: Results, server: str, scenario: str = "io") -> Capacity:
+    return next(item for item in results.capacity if (item.server, item.scenario) == (server, scenario))
+
+
+def check_capacity_run(folder: Path) -> Results:
+    """The files, the curves, and the io physics of gunicorn-sync against a greenlet server."""
+    results = load_results(folder)
+    assert results.finished
+    assert [(item.server, item.scenario) for item in results.capacity] == [(server, "io") for server in SERVERS]
+    for item in results.capacity:
+        offered = [step.offered_rps for step in item.curve]
+        assert offered[0] == 10 and len(offered) == len(set(offered)) >= 3, offered
+        assert item.slo_p99_ms == 200
+        for step in item.curve:
+            assert step.status == "ok", step.error
+            assert step.bottleneck is not None and step.achieved_rps is not None
+            assert (folder / (step.raw + ".json")).is_file()
+    sync, gevent = entry(results, "gunicorn-sync"), entry(results, "gunicorn-gevent")
+    # 4 slots of 100 ms: at most 40 req/s achieved in any step, and at the default SLO at least half of it.
+    assert max(step.achieved_rps or 0 for step in sync.curve) <= 40 * OVER
+    assert sync.capacity_rps is not None and 20 <= sync.capacity_rps <= 40 * OVER, sync
+    # The step past sync's knee broke because its slots were full, not for the load generator.
+    assert sync.bottleneck == "slots", [(s.offered_rps, s.bottleneck) for s in sync.curve]
+    # Greenlets are not bounded by slots: far beyond.
+    assert gevent.capacity_rps is not None and gevent.capacity_rps >= 3 * sync.capacity_rps, gevent
+    markdown = (folder / "report.md").read_text()
+    assert "## Capacity: io" in markdown and all(f"| {server} |" in markdown for server in SERVERS)
+    assert 'id="capacity-io"' in (folder / "report.html").read_text()
+    return results
+
+
+@pytest.mark.native
+def test_quick_capacity_natively(tmp_path: Path) -> None:
+    result = labbench("capacity", "--quick", "--native", "--output", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_capacity_run(only_run(tmp_path))
+
+
+@pytest.mark.native
+def test_cpu_capacity_stays_under_the_cpu_limit_natively(tmp_path: Path) -> None:
+    """cpu: one CPU and 10 ms of CPU per request allow 100 req/s, whatever the model."""
+    flags = ["--servers", "gunicorn-gthread", "--scenarios", "cpu", "--bisections", "1", "--start-rps", "20"]
+    result = labbench("capacity", "--quick", "--native", *flags, "--output", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (found,) = load_results(only_run(tmp_path)).capacity
+    assert max(step.achieved_rps or 0 for step in found.curve) <= 100 * 1.15
+    assert found.capacity_rps is not None and found.capacity_rps <= 100 * 1.15
+    assert found.bottleneck in ("server-cpu", "load-generator", "machine"), found.curve
+
+
+@pytest.mark.docker
+def test_quick_capacity_through_compose(lab_stack: object, tmp_path: Path) -> None:
+    compose("--profile", "bench", "build", "bench")
+    volume = f"{tmp_path}:/lab/results"
+    compose("run", "--rm", "--volume", volume, "bench", "capacity", "--quick", timeout=600)
+    folder = only_run(tmp_path)
+    results = check_capacity_run(folder)
+    assert results.run.mode == "docker" and results.run.limits is not None and results.run.limits.cpus == "1"
+    assert {path.stat().st_uid for path in [folder, *folder.iterdir()]} == {os.getuid()}
