@@ -27,7 +27,7 @@ import yaml
 from labbench import faults
 from labbench.results import Plan
 from labcore import defaults, matrix
-from labcore.scenarios import CORE, SCENARIOS
+from labcore.scenarios import CORE, SCENARIOS, SPLITS
 
 #: Where run folders go unless --output says otherwise (the bench image sets /lab/results).
 DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
@@ -161,7 +161,8 @@ OPTIONS: dict[str, Option] = {
             shown=lambda: f"all {len(matrix.names())} in compose.yaml", plan="servers", metavar="A,B",
         ),
         Option(
-            "scenarios", names(lambda: SCENARIOS), CORE, f"comma-separated, from {', '.join(SCENARIOS)}",
+            "scenarios", names(lambda: [*SCENARIOS, *SPLITS]), CORE,
+            f"comma-separated, from {', '.join(SCENARIOS)} and the crossover splits {SPLITS[0]} … {SPLITS[-1]}",
             quick=["hello", "io"], plan="scenarios", metavar="A,B",
         ),
         Option(
@@ -194,6 +195,13 @@ OPTIONS: dict[str, Option] = {
             f"fault experiments, comma-separated: {', '.join(faults.FAULTS)}, or 'all' (not soak, the "
             "blocks); alone, they replace the scenarios and run once (docs/faults.md)",
             plan="faults", metavar="A,B",
+        ),
+        Option(
+            "crossover", None, False,
+            f"the crossover map: /mixed's {defaults.MIXED_MS} ms of work split from pure I/O to pure CPU "
+            f"({len(SPLITS)} splits, as --scenarios) at {','.join(map(str, defaults.CROSSOVER_USERS))} users unless "
+            "--scenarios or --users say otherwise (docs/results.md)",
+            plan="crossover",
         ),
         Option(
             "long_ms", number(1000, int, defaults.LONG_MS_MAX), defaults.LONG_MS,
@@ -270,6 +278,9 @@ def resolve(given: dict[str, Any]) -> dict[str, Any]:
         # A fault run: the experiments alone, once each, unless asked otherwise.
         values["scenarios"] = []
         values["repetitions"] = given.get("repetitions", 1)
+    if values["crossover"]:
+        values["scenarios"] = given.get("scenarios", list(SPLITS))
+        values["users"] = given.get("users", list(defaults.CROSSOVER_USERS))
     return values
 
 

@@ -55,6 +55,8 @@ class Plan(Model):
     faults: list[str] = Field(default_factory=list)
     long_ms: int = defaults.LONG_MS
     soak_s: float = defaults.SOAK_S
+    #: A crossover run (--crossover): its scenarios are splits of /mixed.
+    crossover: bool = False
 
 
 class ServerLimits(Model):
@@ -116,6 +118,9 @@ class ScenarioInfo(Model):
     path: str
     kind: str
     work_ms: int | None
+    #: A ``mixed`` scenario's wait and CPU work per request (work_ms is their sum).
+    io_ms: int | None = None
+    cpu_ms: int | None = None
 
 
 # --- cells ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from labbench.progress import Progressing
 from labbench.results import Cell, FaultCell, Plan, Results, Run, load_results, save
 from labbench.targets import ComposeTargets, NativeTargets, Targets
 from labcore import defaults, matrix
-from labcore.scenarios import SCENARIOS
+from labcore.scenarios import resolve
 
 Tick = Callable[[float], None]
 
@@ -102,10 +102,9 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 
     if (reason := _unavailable(key.server, targets)) is not None:
         return cell("server-unavailable", reason)
-    scenario = SCENARIOS[key.scenario]
-    load = Load(
-        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
-    )
+    # A crossover split carries its own work; every other scenario the plan's.
+    scenario, io_ms, cpu_ms = resolve(key.scenario, plan.io_ms, plan.cpu_ms)
+    load = Load(scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms)
     try:
         m = locustrun.measure(load, targets.urls[key.server], folder / "raw" / key.slug, on_tick)
     except locustrun.LocustFailed as error:

@@ -71,20 +71,29 @@ def parse_cpus(text: str | None) -> float | None:
     return cpus
 
 
-def ideal_rps(kind: str, work_ms: float | None, users: int, slots: int | None, cpus: float | None) -> float | None:
+def ideal_rps(
+    kind: str, work_ms: float | None, users: int, slots: int | None, cpus: float | None, cpu_ms: float | None = None
+) -> float | None:
     """The most req/s a perfect server could give, or None where no bound applies.
 
     ``io``: requests only wait, so the server serves as many at once as it has
     slots (or users, whichever is fewer; no slots limit means users), each
     taking ``work_ms``. ``cpu``: the CPUs are the limit, whatever the slots.
+    ``mixed``: both at once; a slot is held for the whole ``work_ms`` (the
+    wait and the ``cpu_ms`` of CPU), and the CPUs bound the ``cpu_ms`` part,
+    so the lower of the two bounds.
     The baseline does no measured work, so it has no bound; neither does a
     scenario without work or a ``cpu`` run without a CPU limit.
     """
-    if not work_ms or kind not in ("io", "cpu"):
+    if not work_ms or kind not in ("io", "cpu", "mixed"):
         return None
     seconds = work_ms / 1000
+    by_slots = (users if slots is None else min(slots, users)) / seconds
     if kind == "io":
-        return (users if slots is None else min(slots, users)) / seconds
+        return by_slots
+    if kind == "mixed":
+        by_cpu = cpus / (cpu_ms / 1000) if cpus is not None and cpu_ms else None
+        return by_slots if by_cpu is None else min(by_slots, by_cpu)
     return None if cpus is None else cpus / seconds
 
 
@@ -235,7 +244,7 @@ def summarize(results: Results) -> list[Row]:
         kind, work_ms = (spec.kind, spec.work_ms) if spec else ("baseline", None)
         info = results.servers.get(server)
         slots = info.slots if info else None
-        ideal = ideal_rps(kind, work_ms, users, slots, cpus)
+        ideal = ideal_rps(kind, work_ms, users, slots, cpus, spec.cpu_ms if spec else None)
         rows.append(
             Row(
                 server=server,
@@ -314,3 +323,58 @@ def winners(rows: Iterable[Row]) -> list[Winner]:
         if ranked:
             result.append(Winner(scenario, users, ranked[0], ranked[1] if len(ranked) > 1 else None))
     return result
+
+
+# --- the crossover map ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapCell:
+    """One (split, users) cell of the crossover map: its winner, or why it has none."""
+
+    scenario: str
+    io_ms: int
+    cpu_ms: int
+    users: int
+    winner: Winner | None
+    #: Why the cell names no winner; None when it does.
+    why_not: str | None = None
+
+    @property
+    def within_spread(self) -> bool:
+        """A winner whose lead the repetitions' spread does not make real."""
+        return self.winner is not None and not self.winner.clear
+
+
+def not_server_bound(row: Row) -> str | None:
+    """Why a row's req/s may measure something other than its server; None if nothing says so.
+
+    Today the one sign is the load generator's CPU (``loadgen_bound``).
+    """
+    if row.loadgen_bound:
+        return "the load generator was busy (its CPU at the hot mark), so the server may not have set the req/s"
+    return None
+
+
+def crossover_map(results: Results, rows: Sequence[Row]) -> list[MapCell]:
+    """The crossover map: per ``mixed`` split (pure I/O first) and user count, the winner of
+    :func:`winners` (its margin and :attr:`Winner.clear` say how real the win is), or
+    why there is none: no group could win, or the winner's req/s was not set by it."""
+    splits = [
+        (name, spec.io_ms or 0, spec.cpu_ms or 0) for name, spec in results.scenarios.items() if spec.kind == "mixed"
+    ]
+    splits.sort(key=lambda split: (split[2], split[1]))
+    found = {(winner.scenario, winner.users): winner for winner in winners(rows)}
+    measured_users = sorted({row.users for row in rows if any(row.scenario == name for name, _, _ in splits)})
+    cells = []
+    for name, io_ms, cpu_ms in splits:
+        for users in measured_users:
+            winner = found.get((name, users))
+            if winner is None:
+                why = f"no server answered with at most {MAX_WINNER_FAILURE_PCT:g} % failures"
+                cells.append(MapCell(name, io_ms, cpu_ms, users, None, why))
+            elif (why := not_server_bound(winner.row)) is not None:
+                cells.append(MapCell(name, io_ms, cpu_ms, users, None, why))
+            else:
+                cells.append(MapCell(name, io_ms, cpu_ms, users, winner))
+    return cells

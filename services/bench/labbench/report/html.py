@@ -18,10 +18,11 @@ import jinja2
 from markupsafe import Markup
 
 from labbench import faults
+from labbench.report import crossovermap
 from labbench.report.charts import Chart, chart_data, charts
 from labbench.report.faultcharts import fault_charts
 from labbench.report.findings import Headline, headlines, methodology, notices
-from labbench.report.format import LG_LABEL, MUTED, first_seen, fmt_setting, run_colours
+from labbench.report.format import LG_LABEL, MUTED, first_seen, fmt, fmt_setting, run_colours
 from labbench.report.tables import (
     COLUMNS,
     fault_cells,
@@ -34,7 +35,7 @@ from labbench.report.tables import (
     won,
 )
 from labbench.results import Results, ScenarioInfo, ServerInfo
-from labbench.stats import TIMES, Row, winners
+from labbench.stats import TIMES, MapCell, Row, crossover_map, median_rps, winners
 
 #: The sign before each warning, by its kind.
 ICONS = {"status": "✖", "loadgen": "⚠", "failures": "✖", "noise": "≈", "run": "⚠"}
@@ -201,11 +202,37 @@ def _shape(results: Results) -> str:
     return shape
 
 
+@dataclass(frozen=True)
+class MapSection:
+    """The crossover map: its heatmap and one line per cell."""
+
+    chart: Chart
+    rows: list[tuple[str, int, str, str, str]]  # split, users, winner, its req/s, verdict
+
+
+def _map(cells: list[MapCell], colours: dict[str, str]) -> MapSection | None:
+    if not cells:
+        return None
+    rows = [
+        (
+            crossovermap.split_text(cell),
+            cell.users,
+            cell.winner.row.server if cell.winner else "—",
+            fmt(median_rps(cell.winner.row)) if cell.winner else "—",
+            crossovermap.verdict(cell),
+        )
+        for cell in cells
+    ]
+    return MapSection(chart_view(crossovermap.heatmap(cells, colours)), rows)
+
+
 def render_html(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
     colours = run_colours(rows, results.run.plan.servers)
     fault_sections = _faults(results, colours)
-    nav = [("warnings", "Warnings"), *((f"scenario-{name}", name) for name in scenarios)]
+    crossover = _map(crossover_map(results, rows), colours)
+    nav = [("warnings", "Warnings"), *((("crossover-map", "Crossover map"),) if crossover else ())]
+    nav += [(f"scenario-{name}", name) for name in scenarios]
     nav += [(f"fault-{section.name}", f"fault: {section.name}") for section in fault_sections]
     nav += [("methodology", "Methodology"), ("metadata", "Metadata")]
     template = environment().get_template("report.html")
@@ -216,6 +243,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
         nav=nav,
         cards=[_card(headline, results, colours) for headline in headlines(scenarios, winners(rows))],
         notices=notices(results, rows),
+        crossover=crossover,
         icons=ICONS,
         lg_label=LG_LABEL,
         columns=COLUMNS,

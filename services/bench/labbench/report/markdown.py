@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from labbench import faults
+from labbench.report import crossovermap
 from labbench.report.findings import headlines, methodology, notices, winner_detail
 from labbench.report.format import first_seen
 from labbench.report.tables import (
@@ -19,7 +20,7 @@ from labbench.report.tables import (
     won,
 )
 from labbench.results import Results
-from labbench.stats import Row, winners
+from labbench.stats import Row, crossover_map, winners
 
 
 def _line(cells: Iterable[str]) -> str:
@@ -64,6 +65,9 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
     for headline in headlines(scenarios, found):
         lines.append(f"- **{headline.scenario}**: {headline.sentence}")
         lines += [f"  - {winner_detail(winner)}" for winner in headline.winners]
+    if cells := crossover_map(results, rows):
+        lines += ["", "## Crossover map", ""]
+        lines += crossovermap.table(cells)
     winning = won(rows)
     for scenario in scenarios:
         spec = results.scenarios.get(scenario)
