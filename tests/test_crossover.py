@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
-from labbench import cli, metadata
+from labbench import cli, locustrun, metadata
 from labbench.report import crossovermap, render_html, render_markdown
 from labbench.report.format import server_colours
 from labbench.results import Plan
 from labbench.stats import crossover_map, ideal_rps, summarize
-from labcore import defaults
+from labcore import defaults, protocol
 from labcore.scenarios import SCENARIOS, SPLITS, resolve, split_name, split_of, splits
 from tests.support import bench_fixtures, crossover_fixtures
 from tests.support.crossover_fixtures import crossover_results
@@ -179,3 +181,19 @@ def test_both_reports_carry_the_map() -> None:
     html = render_html(results, rows)
     assert 'id="crossover-map"' in html
     assert html.count(f'id="crossover-map-{crossovermap.CELL_ID}-') == 3
+
+
+# --- the run goes on -----------------------------------------------------------------------
+
+
+def test_a_locust_that_ends_before_its_warm_up_is_a_failed_cell_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in the first crossover run: on a loaded machine Locust once hit its
+    # run time before the warm-up ended and exited by itself; killing the gone
+    # process raised NoSuchProcess and ended the whole run.
+    announce = f"import sys; print({protocol.LOG_STARTED!r}, file=sys.stderr)"
+    monkeypatch.setattr(locustrun, "command", lambda *_args: [sys.executable, "-c", announce])
+    load = locustrun.Load("Mixed", 1, warmup_s=1, duration_s=1, processes=1, io_ms=1, cpu_ms=1)
+    with pytest.raises(locustrun.LocustFailed, match="never ended its warm-up"):
+        locustrun.measure(load, "http://127.0.0.1:9", tmp_path / "cell")

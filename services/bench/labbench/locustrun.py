@@ -9,6 +9,7 @@ cover exactly the requests that were counted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -217,7 +218,10 @@ def measure(
                 on_tick(time.monotonic() - began)
 
         def fail(problem: str) -> LocustFailed:
-            process.kill()
+            # Locust may have exited by itself already (its run time up early):
+            # the cell is a locust-error either way, never the run's end.
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
             process.wait()
             log.join(5)
             return LocustFailed(f"{problem}; see {log_path.name}")

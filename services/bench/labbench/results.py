@@ -18,7 +18,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from labbench import BenchError
 from labcore import defaults
@@ -121,6 +129,12 @@ class ScenarioInfo(Model):
     #: A ``mixed`` scenario's wait and CPU work per request (work_ms is their sum).
     io_ms: int | None = None
     cpu_ms: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_mixed_has_parts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent, not null, elsewhere: the runs written before the crossover map read and write back as they were.
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if key not in ("io_ms", "cpu_ms") or value is not None}
 
 
 # --- cells ------------------------------------------------------------------------
