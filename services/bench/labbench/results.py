@@ -18,15 +18,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic import SerializerFunctionWrapHandler as Handler
 
 from labbench import BenchError
 from labcore import defaults
@@ -63,8 +56,7 @@ class Plan(Model):
     faults: list[str] = Field(default_factory=list)
     long_ms: int = defaults.LONG_MS
     soak_s: float = defaults.SOAK_S
-    #: A crossover run (--crossover): its scenarios are splits of /mixed.
-    crossover: bool = False
+    crossover: bool = False  # --crossover: its scenarios are splits of /mixed
 
 
 class ServerLimits(Model):
@@ -126,15 +118,13 @@ class ScenarioInfo(Model):
     path: str
     kind: str
     work_ms: int | None
-    #: A ``mixed`` scenario's wait and CPU work per request (work_ms is their sum).
-    io_ms: int | None = None
-    cpu_ms: int | None = None
+    io_ms: int | None = None  # a mixed scenario's wait and CPU work per request (work_ms: their sum)
+    cpu_ms: int | None = None  # both absent, not null, elsewhere: older runs write back as they were
 
     @model_serializer(mode="wrap")
-    def _only_mixed_has_parts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Absent, not null, elsewhere: the runs written before the crossover map read and write back as they were.
+    def _parts_only_when_mixed(self, handler: Handler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        return {key: value for key, value in data.items() if key not in ("io_ms", "cpu_ms") or value is not None}
+        return {key: value for key, value in data.items() if value is not None or key not in ("io_ms", "cpu_ms")}
 
 
 # --- cells ------------------------------------------------------------------------
