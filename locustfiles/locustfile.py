@@ -3,7 +3,7 @@
 The scenarios themselves are data in ``labcore.scenarios`` (request, kind of
 work, what a correct answer is); this file turns each into a User class
 (``Hello``, ``Json``, ``JsonDumps``, ``Io``, ``Upstream``, ``Cpu``,
-``AsyncIo``, ``Mix``) that hammers its endpoint and checks every answer, so a
+``AsyncIo``, ``Mixed``, ``Mix``) that hammers its endpoint and checks every answer, so a
 server that answers fast but wrong scores failures, not throughput.
 
 Users never wait between requests, so the load is closed-loop: each user has
@@ -20,7 +20,7 @@ Choosing what to run:
   to ``http://<target>:8000``. A host given explicitly (``--host``) wins,
   which is how tests and native runs point Locust at loopback.
 * the work per request: ``--io-ms`` (``/io``, ``/upstream``, ``/async-io``)
-  and ``--cpu-ms`` (``/cpu``).
+  and ``--cpu-ms`` (``/cpu``); ``/mixed`` takes both.
 * ``--warmup S``: statistics are reset S seconds into the test, so that they
   cover only the steady state (the benchmark runner, labbench, relies on it).
 * ``--pace S``: each user starts a request every S seconds, on a schedule
@@ -220,11 +220,10 @@ def task_for(scenario: Scenario) -> Task:
     """Send the scenario's request and fail it unless the answer is correct."""
 
     def task(user: LabUser) -> None:
-        ms = scenario.work_ms(user.io_ms, user.cpu_ms)
         with user.client.get(scenario.request(user.io_ms, user.cpu_ms), catch_response=True) as response:
             if getattr(response, "error", None) is not None:
                 return  # Locust already fails a connection error or a 4xx/5xx status
-            if (problem := scenario.verify(response.text or "", ms)) is not None:
+            if (problem := scenario.check(response.text or "", user.io_ms, user.cpu_ms)) is not None:
                 response.failure(problem)
 
     task.__name__ = scenario.name

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.unit
 
 PERSON = {"name": "John", "age": 30, "city": "New York"}
 MS_ENDPOINTS = ["/io", "/upstream", "/cpu", "/async-io", "/async-cpu"]
+MIXED_PARAMETERS = ["io_ms", "cpu_ms"]
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +62,12 @@ def test_every_scenario_request_gets_an_answer_its_check_accepts(client: FlaskCl
     scenario = SCENARIOS[name]
     reply = client.get(scenario.request(io_ms=5, cpu_ms=5))
     assert reply.status_code == 200
-    body, ms = reply.get_data(as_text=True), scenario.work_ms(io_ms=5, cpu_ms=5)
-    assert scenario.verify(body, ms) is None
-    # ...and the check is no rubber stamp: another body, or another ms, fails it.
-    assert scenario.verify('{"other": 1}', ms) is not None
-    if ms is not None:
-        assert scenario.verify(body, ms + 1) is not None
+    body = reply.get_data(as_text=True)
+    assert scenario.check(body, io_ms=5, cpu_ms=5) is None
+    # ...and the check is no rubber stamp: another body, or other work, fails it.
+    assert scenario.check('{"other": 1}', io_ms=5, cpu_ms=5) is not None
+    if scenario.work_ms(io_ms=5, cpu_ms=5) is not None:
+        assert scenario.check(body, io_ms=6, cpu_ms=6) is not None
 
 
 @pytest.mark.parametrize(
@@ -259,6 +260,50 @@ def test_ms_at_the_cap_is_accepted_by_validation(app: Flask, path: str) -> None:
     client = app.test_client()
     assert client.get(f"{path}?ms=5").status_code == 200
     assert client.get(f"{path}?ms=6").status_code == 400
+
+
+def test_mixed_waits_then_burns_what_it_is_asked_and_echoes_both(client: FlaskClient) -> None:
+    started, cpu_started = time.monotonic(), time.thread_time()
+    reply = client.get("/mixed?io_ms=40&cpu_ms=30")
+    wall, cpu = time.monotonic() - started, time.thread_time() - cpu_started
+    assert reply.status_code == 200
+    body = reply.json
+    assert (body["io_ms"], body["cpu_ms"]) == (40, 30)
+    assert 30 <= body["cpu_used_ms"] < 200
+    # Both parts happened: the wall clock holds the wait and the CPU work,
+    # the thread's CPU clock only the work.
+    assert wall >= 0.07
+    assert 0.03 <= cpu < 0.2
+    assert body["rounds"] > 0
+
+
+def test_mixed_with_no_work_answers_at_once(client: FlaskClient) -> None:
+    started = time.monotonic()
+    assert client.get("/mixed?io_ms=0&cpu_ms=0").json["rounds"] == 0
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("parameter", MIXED_PARAMETERS)
+@pytest.mark.parametrize("ms", BAD_MS)
+def test_bad_mixed_work_is_a_400_naming_the_parameter(client: FlaskClient, parameter: str, ms: str) -> None:
+    started = time.monotonic()
+    reply = client.get("/mixed", query_string={"io_ms": "2000", "cpu_ms": "1"} | {parameter: ms})
+    assert time.monotonic() - started < 1, "it worked before refusing"
+    assert reply.status_code == 400
+    assert reply.is_json
+    assert reply.json["parameter"] == parameter
+    assert "Traceback" not in reply.get_data(as_text=True)
+
+
+def test_mixed_work_is_bounded_by_the_cap_in_all(app: Flask) -> None:
+    app.config["MAX_MS"] = 6
+    client = app.test_client()
+    assert client.get("/mixed?io_ms=3&cpu_ms=3").status_code == 200
+    assert client.get("/mixed?io_ms=6&cpu_ms=0").status_code == 200
+    for query in ("io_ms=7&cpu_ms=0", "io_ms=0&cpu_ms=7", "io_ms=4&cpu_ms=3"):
+        reply = client.get(f"/mixed?{query}")
+        assert reply.status_code == 400, query
+        assert reply.json["parameter"] in MIXED_PARAMETERS
 
 
 def test_unknown_path_is_a_404_with_json(client: FlaskClient) -> None:

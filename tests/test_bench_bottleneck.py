@@ -18,7 +18,7 @@ from labbench.report import render
 from labbench.report.format import NSB_LABEL, UNCLASSIFIED_LABEL, flag
 from labbench.results import Cell
 from labbench.runner import classify_cell
-from labbench.stats import can_win, summarize, winners
+from labbench.stats import can_win, no_winner, summarize, winners
 from labcore import matrix
 from tests.support import ROOT, bench_fixtures
 from tests.support.mdtables import md_tables
@@ -57,15 +57,20 @@ def test_the_fastest_row_loses_its_win_when_one_repetition_is_not_server_bound()
     row = _rows(data)[("gunicorn-gevent", "io", 32)]
     assert row.bottlenecks == {"slots": 2, "unexplained": 1}
     assert not row.server_bound and not can_win(row)
-    # The next server-bound row wins instead.
-    assert _winner_of(data, "io", 32) == "flask-dev"
+    # Its ceiling is unknown and at least what it measured: no slower row is crowned.
+    assert _winner_of(data, "io", 32) is None
 
 
 @pytest.mark.parametrize("other", ["load-generator", "machine", "unexplained"])
 def test_only_server_cpu_and_slots_rows_can_win(other: str) -> None:
-    data = _with(other, "gunicorn-sync", "cpu", 8)
     assert _winner_of(bench_fixtures.results(), "cpu", 8) == "gunicorn-sync"
-    assert _winner_of(data, "cpu", 8) == "gunicorn-gevent"
+    # The fastest row not server-bound: its ceiling is unknown, so nobody wins.
+    data = _with(other, "gunicorn-sync", "cpu", 8)
+    assert _winner_of(data, "cpu", 8) is None
+    case = [row for row in summarize(bench_fixtures.typed(data)) if (row.scenario, row.users) == ("cpu", 8)]
+    assert no_winner(case).startswith(f"the fastest row, gunicorn-sync, was not server-bound (its limit was {other}")
+    # A slower row not server-bound cannot take the win from a faster one that was.
+    assert _winner_of(_with(other, "gunicorn-gevent", "cpu", 8), "cpu", 8) == "gunicorn-sync"
 
 
 def test_a_row_not_server_bound_is_marked_in_report_md_with_its_bottlenecks_and_a_legend(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "io_ms": (50, 50),
     "cpu_ms": (20, 20),
     "faults": ("all", faults.ALL),
+    "crossover": (True, True),
     "long_ms": (4000, 4000),
     "soak_s": (60, 60.0),
     "seed": (7, 7),

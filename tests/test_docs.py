@@ -32,8 +32,11 @@ from typing import Any
 import pytest
 import yaml
 
+from labbench.crossover import crossover_map
 from labbench.options import FULL
-from labbench.report import render
+from labbench.report import crossovermap, render
+from labbench.results import load_results
+from labbench.stats import summarize
 from labcore import matrix
 from tests.support import ROOT, bench_fixtures
 from tests.support.docker import default_port
@@ -48,6 +51,9 @@ MODELS = DOCS / "models.md"
 RESULTS = DOCS / "results.md"
 #: The run docs/results.md shows; docs/images/charts.py draws its charts from it.
 RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
+#: The crossover run whose map docs/results.md shows (charts.py draws it too).
+CROSSOVER_RUN = DOCS / "images" / "CROSSOVER_STAMP-crossover.json"
+CROSSOVER_SECTION = "## The crossover map"
 GUIDE = "## Add a server in 3 steps"
 MODELS_ALLOWED = {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}
 # Set by native mode only; every server has them, so no section needs to name them.
@@ -384,13 +390,35 @@ def test_the_winners_and_warnings_are_quoted_as_rendered(rendered_run: tuple[dic
             assert bullet in results, f"results.md does not quote the report's {heading[3:]}: {bullet}"
 
 
+def test_results_md_crossover_table_is_the_map_of_the_committed_run(tmp_path: Path) -> None:
+    """The crossover section's table is the one labbench renders from the committed run, cell for cell."""
+    shutil.copyfile(CROSSOVER_RUN, tmp_path / "results.json")
+    results = load_results(tmp_path)
+    rendered = md_tables("# map\n" + "\n".join(crossovermap.table(crossover_map(results, summarize(results)))))
+    shown = md_tables(section(RESULTS.read_text(), CROSSOVER_SECTION))
+    assert len(shown) == 1, "one table in the crossover section"
+    assert next(iter(shown.values())) == rendered["map"]
+    text = section(RESULTS.read_text(), CROSSOVER_SECTION)
+    assert f"`{results.run.id}`" in text and CROSSOVER_RUN.name in text
+    assert results.run.finished_at and results.run.plan.crossover
+
+
+def test_models_md_points_at_the_crossover_map() -> None:
+    advice = section(MODELS.read_text(), "## Which server for my workload?")
+    assert "results.md#the-crossover-map" in advice
+
+
 def test_the_chart_script_draws_every_chart_results_md_shows(tmp_path: Path) -> None:
     charts = textwrap.dedent(
         """
         import sys, runpy
         module = runpy.run_path(sys.argv[1])
+        output = module["Path"](sys.argv[2])
         _, results = module["load"](module["RUN"])
-        print("\\n".join(path.name for path in module["render"](results, module["Path"](sys.argv[2]))))
+        drawn = module["render"](results, output)
+        _, crossover = module["load"](module["CROSSOVER"])
+        drawn += module["render"](crossover, output, "crossover")
+        print("\\n".join(path.name for path in drawn))
         """
     )
     result = subprocess.run(

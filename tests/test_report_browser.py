@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from labbench.report import render
-from tests.support import ARTIFACTS, bench_fixtures, capacity_fixtures
+from tests.support import ARTIFACTS, bench_fixtures, capacity_fixtures, crossover_fixtures
 
 pytestmark = [pytest.mark.unit, pytest.mark.browser]
 
@@ -63,3 +63,15 @@ def test_capacity_report_draws_its_chart_and_table(page: Page, tmp_path: Path) -
     page.locator("nav a[href='#capacity-io']").click()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     section.screenshot(path=str(ARTIFACTS / "capacity-report.png"))
+
+
+def test_a_crossover_run_s_report_shows_the_heatmap(page: Page, tmp_path: Path) -> None:
+    html_path, _ = render(bench_fixtures.write_run(tmp_path / "run", crossover_fixtures.crossover_results()))
+    page.goto(html_path.as_uri())
+    heatmap = page.locator("#crossover-map figure.chart svg")
+    assert heatmap.count() == 1
+    box = heatmap.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100, f"the heatmap is laid out as {box}"
+    # One rectangle per (split, users) cell, each drawn.
+    assert heatmap.locator('[id^="crossover-map-map-cell-"]').count() == 3
+    assert page.locator('nav a[href="#crossover-map"]').count() == 1

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from labbench import faults
 from labbench.capacitymodels import Capacity, CapacitySettings, Step
+from labbench.faultcells import OBSERVED
 from labbench.results import (
-    OBSERVED,
     Cell,
     FaultCell,
     Latency,

@@ -2,6 +2,7 @@
 
     python docs/images/charts.py                        the run docs/results.md shows
     python docs/images/charts.py results/<run-id>       any other run (a folder or its results.json)
+    python docs/images/charts.py --crossover            the crossover map docs/results.md shows
 
 Each chart is exactly what ``report.html`` shows for that run (labbench.report
 draws it; this script only writes each one to its own SVG file), so the
@@ -19,16 +20,19 @@ import tempfile
 from pathlib import Path
 
 from labbench.report.charts import chart_data, charts
+from labbench.report.crossovermap import heatmap
 from labbench.report.faultcharts import memory_chart, timeline_chart
 from labbench.report.format import first_seen, run_colours
 from labbench.report.tables import fault_cells, faults_present
 from labbench.results import Results, load_results
-from labbench.stats import summarize
+from labbench.stats import crossover_map, summarize
 
 HERE = Path(__file__).resolve().parent
 #: The run docs/results.md shows: a byte-for-byte copy of its results.json
 #: (results/ is not committed).
 RUN = HERE / "2026-12-01T102246Z-results.json"
+#: The crossover run docs/results.md shows (its map, drawn with --prefix crossover).
+CROSSOVER = HERE / "CROSSOVER_STAMP-crossover.json"
 
 
 def _slug(text: str) -> str:
@@ -47,12 +51,18 @@ def load(source: Path) -> tuple[str, Results]:
 
 
 def render(results: Results, output: Path, prefix: str = "results") -> list[Path]:
-    """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``, and
-    of every fault experiment, as ``<prefix>-fault-<name>.svg``; the paths written."""
+    """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``, of
+    every fault experiment, as ``<prefix>-fault-<name>.svg``, and a crossover
+    run's map, as ``<prefix>-map.svg``; the paths written."""
     rows = summarize(results)
     # The colours report.html gives each server.
     colours = run_colours(rows, results.run.plan.servers)
     written = []
+    if cells := crossover_map(results, rows):
+        path = output / f"{prefix}-map.svg"
+        path.write_text(heatmap(cells, colours).svg + "\n", encoding="utf-8")
+        # The map is what the docs show of a crossover run, not its per-split charts.
+        return [path]
     for scenario in first_seen(row.scenario for row in rows):
         # The same ChartData that report.html's section for this scenario draws from.
         data = chart_data(scenario, rows, colours)
@@ -77,11 +87,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, nargs="?", default=RUN, help="a run folder or its results.json")
     parser.add_argument("--output", type=Path, default=HERE, help="where the SVG files go (default: docs/images)")
-    parser.add_argument("--prefix", default="results", help="the start of each file name (default: results)")
+    parser.add_argument("--prefix", default=None, help="the start of each file name (default: results, crossover)")
+    parser.add_argument("--crossover", action="store_true", help="draw the crossover run docs/results.md shows")
     args = parser.parse_args()
-    run_id, results = load(args.source)
+    source = CROSSOVER if args.crossover else args.source
+    prefix = args.prefix or ("crossover" if args.crossover else "results")
+    run_id, results = load(source)
     args.output.mkdir(parents=True, exist_ok=True)
-    for path in render(results, args.output, args.prefix):
+    for path in render(results, args.output, prefix):
         print(f"wrote {path} (run {run_id})")
 
 

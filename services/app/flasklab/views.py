@@ -9,6 +9,7 @@
 ``/cpu``       pure-Python work that holds the GIL
 ``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
 ``/async-cpu`` an ``async def`` view doing ``/cpu``'s work without awaiting
+``/mixed``     a blocking wait, then CPU work: ``?io_ms=N&cpu_ms=M``
 ``/whoami``    which process, thread and greenlet served this request
 ``/usage``     CPU seconds, memory and limits of whatever is serving
 ``/packages``  the installed packages and their versions
@@ -101,17 +102,17 @@ def _via() -> str:
     return raw
 
 
-def _ms(default: int) -> int:
-    """The ``ms`` query parameter, validated against the lab's cap."""
-    raw = request.args.get("ms")
+def _ms(default: int, name: str = "ms") -> int:
+    """The query parameter ``name``, in ms, validated against the lab's cap."""
+    raw = request.args.get(name)
     if raw is None:
         return default
     cap = current_app.config["MAX_MS"]
     if not _DIGITS.fullmatch(raw):
-        raise BadParameter("ms", f"must be a whole number of milliseconds from 0 to {cap}, not {raw[:40]!r}")
+        raise BadParameter(name, f"must be a whole number of milliseconds from 0 to {cap}, not {raw[:40]!r}")
     value = int(raw)
     if value > cap:
-        raise BadParameter("ms", f"must be at most {cap}, not {value}")
+        raise BadParameter(name, f"must be at most {cap}, not {value}")
     return value
 
 
@@ -183,6 +184,24 @@ def cpu() -> Response:
     started = time.thread_time()
     rounds = _burn_cpu(ms)
     return jsonify(ms=ms, cpu_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds)
+
+
+@bp.get("/mixed")
+def mixed() -> Response:
+    # A typical view: wait on a database or a service, then compute on what
+    # came back. The wait is time.sleep (cooperative where monkey-patched), so
+    # each server's model decides what else runs meanwhile; the CPU part holds
+    # the GIL whatever the model.
+    io_ms = _ms(default=defaults.IO_MS, name="io_ms")
+    cpu_ms = _ms(default=defaults.CPU_MS, name="cpu_ms")
+    if io_ms + cpu_ms > current_app.config["MAX_MS"]:
+        raise BadParameter("io_ms", f"io_ms + cpu_ms must be at most {current_app.config['MAX_MS']}")
+    time.sleep(io_ms / 1000)
+    started = time.thread_time()
+    rounds = _burn_cpu(cpu_ms)
+    return jsonify(
+        io_ms=io_ms, cpu_ms=cpu_ms, cpu_used_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds
+    )
 
 
 @bp.get("/async-io")

@@ -238,7 +238,8 @@ def measure(
                 on_tick(time.monotonic() - began)
 
         def fail(problem: str) -> LocustFailed:
-            # Locust may have exited already (a bad option): nothing to kill.
+            # Locust may have exited by itself already (its run time up early):
+            # the cell is a locust-error either way, never the run's end.
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
             process.wait()

@@ -18,7 +18,7 @@ from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
-from labcore.scenarios import SCENARIOS
+from labcore.scenarios import resolve
 
 #: Where the lab's images record their digest at build time (services/core/image-digest).
 IMAGE_DIGEST = Path("/etc/lab-image-digest")
@@ -116,13 +116,18 @@ def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, Server
         )
         for server in servers
     }
-    scenarios = {
-        name: ScenarioInfo(
-            user_class=SCENARIOS[name].user_class,
-            path=SCENARIOS[name].path,
-            kind=SCENARIOS[name].kind,
-            work_ms=SCENARIOS[name].work_ms(plan.io_ms, plan.cpu_ms),
-        )
-        for name in plan.scenarios
-    }
-    return infos, scenarios
+    return infos, {name: scenario_info(name, plan) for name in plan.scenarios}
+
+
+def scenario_info(name: str, plan: Plan) -> ScenarioInfo:
+    """A scenario of the plan with its work per request (a crossover split with its own)."""
+    scenario, io_ms, cpu_ms = resolve(name, plan.io_ms, plan.cpu_ms)
+    mixed = scenario.kind == "mixed"
+    return ScenarioInfo(
+        user_class=scenario.user_class,
+        path=scenario.path,
+        kind=scenario.kind,
+        work_ms=scenario.work_ms(io_ms, cpu_ms),
+        io_ms=io_ms if mixed else None,
+        cpu_ms=cpu_ms if mixed else None,
+    )

@@ -28,7 +28,7 @@ from labbench import faults
 from labbench.capacitymodels import CapacitySettings
 from labbench.results import Plan
 from labcore import defaults, matrix
-from labcore.scenarios import CORE, SCENARIOS
+from labcore.scenarios import CORE, SCENARIOS, SPLITS
 
 #: The load generators a run may use (labbench.locustrun, labbench.wrkrun).
 ENGINES = ("locust", "wrk", "both")
@@ -177,7 +177,8 @@ OPTIONS: dict[str, Option] = {
             shown=lambda: f"all {len(matrix.names())} in compose.yaml", plan="servers", metavar="A,B",
         ),
         Option(
-            "scenarios", names(lambda: SCENARIOS), CORE, f"comma-separated, from {', '.join(SCENARIOS)}",
+            "scenarios", names(lambda: [*SCENARIOS, *SPLITS]), CORE,
+            f"comma-separated, from {', '.join(SCENARIOS)} and the crossover splits {SPLITS[0]} … {SPLITS[-1]}",
             quick=["hello", "io"], plan="scenarios", metavar="A,B",
         ),
         Option(
@@ -216,6 +217,13 @@ OPTIONS: dict[str, Option] = {
             f"fault experiments, comma-separated: {', '.join(faults.FAULTS)}, or 'all' (not soak, the "
             "blocks); alone, they replace the scenarios and run once (docs/faults.md)",
             plan="faults", metavar="A,B",
+        ),
+        Option(
+            "crossover", None, False,
+            f"the crossover map: /mixed's {defaults.MIXED_MS} ms of work split from pure I/O to pure CPU "
+            f"({len(SPLITS)} splits, as --scenarios) at {','.join(map(str, defaults.CROSSOVER_USERS))} users unless "
+            "--scenarios or --users say otherwise (docs/results.md)",
+            plan="crossover",
         ),
         Option(
             "long_ms", number(1000, int, defaults.LONG_MS_MAX), defaults.LONG_MS,
@@ -331,6 +339,9 @@ def resolve(given: dict[str, Any], table: dict[str, Option] = OPTIONS) -> dict[s
         # A fault run: the experiments alone, once each, unless asked otherwise.
         values["scenarios"] = []
         values["repetitions"] = given.get("repetitions", 1)
+    if values["crossover"]:
+        values["scenarios"] = given.get("scenarios", list(SPLITS))
+        values["users"] = given.get("users", list(defaults.CROSSOVER_USERS))
     return values
 
 

@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_serializer, model_validator
+from pydantic import SerializerFunctionWrapHandler as Handler
 
 from labbench import BenchError
 from labbench.bottleneck import Bottleneck
 from labbench.capacitymodels import Capacity, CapacitySettings
-from labbench.model import Model
+from labbench.faultcells import FaultCell
+from labbench.model import Model, describe
 from labcore import defaults
 
 SCHEMA_VERSION = 1
@@ -53,6 +55,7 @@ class Plan(Model):
     engine: Literal["locust", "wrk", "both"] = "locust"
     #: Set in a ``labbench capacity`` run, whose ``users`` is empty: each step sizes its own.
     capacity: CapacitySettings | None = None
+    crossover: bool = False  # --crossover: its scenarios are splits of /mixed
 
 
 class ServerLimits(Model):
@@ -115,6 +118,13 @@ class ScenarioInfo(Model):
     path: str
     kind: str
     work_ms: int | None
+    io_ms: int | None = None  # a mixed scenario's wait and CPU work per request (work_ms: their sum)
+    cpu_ms: int | None = None  # both absent, not null, elsewhere: older runs write back as they were
+
+    @model_serializer(mode="wrap")
+    def _parts_only_when_mixed(self, handler: Handler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None or key not in ("io_ms", "cpu_ms")}
 
 
 # --- cells ------------------------------------------------------------------------
@@ -177,143 +187,6 @@ class Cell(Model):
         return self
 
 
-# --- what the runner observed in each fault experiment (labbench.faults) ----------------
-
-#: [seconds, successes, failures], or [seconds, bytes]: numbers in a fixed number.
-Point3 = Annotated[list[int | float], Field(min_length=3, max_length=3)]
-Point2 = Annotated[list[int | float], Field(min_length=2, max_length=2)]
-
-
-class Followed(Model):
-    """The server's census after a crash or a timeout (faultwatch.follow)."""
-
-    answered_again_s: float | None
-    whole_again_s: float | None
-    workers_before: int
-    workers_after: int | None = None
-    outcome: Literal["respawned", "restarted", "down", "unaffected"]
-
-
-class CrashSeen(Followed):
-    answer: str
-
-
-class StopSeen(Model):
-    answer: str
-    signal: Literal["direct", "/fault/stop"]
-    delivered_after_s: float | None
-    in_flight: int
-    completed: int
-    dropped: int
-    probe_results: list[str]
-    refusing_after_s: float | None
-
-
-class SlowClientsSeen(Model):
-    clients: int
-    closed_by_server: int
-    closed_after_s: float | None
-
-
-class TimeoutSeen(Followed):
-    long_ms: int
-    result: str
-    seconds: float
-
-
-class BlockedRequest(Model):
-    """One request of the block experiment, on a connection pinned to ``pid``."""
-
-    role: Literal["blocker", "beside", "other"]
-    pid: int | None
-    worker_alive_after: bool | None
-    result: str
-    seconds: float
-    answered_by: int | None
-
-
-class BlockSeen(Followed):
-    long_ms: int
-    via: Literal["c", "c-uninterrupted"]
-    pinned: bool
-    result: str
-    seconds: float
-    same_in_flight: int
-    same_completed: int
-    other_in_flight: int
-    other_completed: int
-    requests: list[BlockedRequest]
-
-
-class RecycleSeen(Model):
-    workers: int
-    recycled: int
-
-
-class SoakSeen(Model):
-    memory: list[Point2]
-    memory_start_bytes: int | None = None
-    memory_end_bytes: int | None = None
-    memory_growth_bytes: int | None = None
-    memory_peak_bytes: int | None = None
-
-
-#: Per fault experiment, the shape of its ``observed`` (a test keeps the names those of labbench.faults).
-OBSERVED: dict[str, type[Model]] = {
-    "crash": CrashSeen,
-    "stop": StopSeen,
-    "slow-clients": SlowClientsSeen,
-    "timeout": TimeoutSeen,
-    "block": BlockSeen,
-    "block-uninterrupted": BlockSeen,
-    "recycle": RecycleSeen,
-    "soak": SoakSeen,
-}
-
-
-class FaultCell(Model):
-    """One fault experiment against one server (docs/faults.md)."""
-
-    server: str
-    fault: str
-    repetition: int
-    order: int
-    status: str
-    error: str | None = None
-    started_at: str
-    users: int
-    #: What the runner saw; its keys depend on the fault (:data:`OBSERVED`, docs/results-schema.md).
-    observed: dict[str, Any] | None = None
-    #: [seconds from the fault, successes, failures] per second of Locust's history.
-    timeline: list[Point3] = Field(default_factory=list)
-    ok_per_s_before: float | None = None
-    ok_per_s_after: float | None = None
-    kept: float | None = None
-    outage_s: int | None = None
-    failures_after: int | None = None
-    back_after_s: float | None = None
-    raw: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def seen(self, key: str) -> Any:
-        """One thing the runner observed, or None."""
-        return (self.observed or {}).get(key)
-
-    @model_validator(mode="after")
-    def _observed_fits_its_fault(self) -> Self:
-        if self.fault not in OBSERVED:
-            raise ValueError(f"unknown fault {self.fault!r}; known: {', '.join(OBSERVED)}")
-        if self.observed is not None:
-            try:
-                OBSERVED[self.fault].model_validate(self.observed)
-            except ValidationError as error:
-                raise ValueError(f"observed does not fit the {self.fault} experiment: {describe(error)}") from None
-        return self
-
-
 class Results(Model):
     """A whole run: ``results.json``."""
 
@@ -350,16 +223,6 @@ class Results(Model):
             return cls.model_validate(data)
         except ValidationError as error:
             raise BenchError(f"{source}: {describe(error)}") from None
-
-
-def describe(error: ValidationError, most: int = 5) -> str:
-    """The first few problems, each as ``where: what`` (``cells[3].rps: Input should be a valid number``)."""
-    problems = []
-    for item in error.errors()[:most]:
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]).lstrip(".")
-        problems.append(f"{where or 'the file'}: {item['msg']}")
-    more = error.error_count() - len(problems)
-    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
 # --- files ------------------------------------------------------------------------

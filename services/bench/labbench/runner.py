@@ -34,7 +34,7 @@ from labbench.progress import Progressing
 from labbench.results import Cell, FaultCell, Plan, Results, Run, load_results, save
 from labbench.targets import ComposeTargets, NativeTargets, Targets
 from labcore import defaults, matrix
-from labcore.scenarios import SCENARIOS
+from labcore.scenarios import resolve
 
 Tick = Callable[[float], None]
 
@@ -110,7 +110,7 @@ def classify_cell(cell: Cell, server: matrix.Server, cpu_limit: float | None) ->
         cpu_limit=cpu_limit,
         in_service=None if cell.rps is None or mean_ms is None else cell.rps * mean_ms / 1000,
         slots=slots,
-        io_bound=SCENARIOS[cell.scenario].kind == "io",
+        io_bound=resolve(cell.scenario)[0].kind == "io",
         loadgen_cpu=cell.loadgen_cpu,
         host_busy=cell.host_cpu_busy,
         crosscheck=cell.crosscheck,
@@ -162,15 +162,14 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 
 def _measure(key: CellKey, plan: Plan, url: str, prefix: Path, on_tick: Tick) -> Measurement:
     """The cell's load, by its engine; the same warm-up, window and work per request for either."""
-    scenario = SCENARIOS[key.scenario]
+    # A crossover split carries its own work; every other scenario the plan's.
+    scenario, io_ms, cpu_ms = resolve(key.scenario, plan.io_ms, plan.cpu_ms)
     if key.engine == "wrk":
         wrk_load = wrkrun.Load(
-            scenario, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+            scenario, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms
         )
         return wrkrun.measure(wrk_load, url, prefix, on_tick)
-    load = Load(
-        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
-    )
+    load = Load(scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms)
     return locustrun.measure(load, url, prefix, on_tick)
 
 

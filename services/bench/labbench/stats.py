@@ -76,20 +76,29 @@ def parse_cpus(text: str | None) -> float | None:
     return cpus
 
 
-def ideal_rps(kind: str, work_ms: float | None, users: int, slots: int | None, cpus: float | None) -> float | None:
+def ideal_rps(
+    kind: str, work_ms: float | None, users: int, slots: int | None, cpus: float | None, cpu_ms: float | None = None
+) -> float | None:
     """The most req/s a perfect server could give, or None where no bound applies.
 
     ``io``: requests only wait, so the server serves as many at once as it has
     slots (or users, whichever is fewer; no slots limit means users), each
     taking ``work_ms``. ``cpu``: the CPUs are the limit, whatever the slots.
+    ``mixed``: both at once; a slot is held for the whole ``work_ms`` (the
+    wait and the ``cpu_ms`` of CPU), and the CPUs bound the ``cpu_ms`` part,
+    so the lower of the two bounds.
     The baseline does no measured work, so it has no bound; neither does a
     scenario without work or a ``cpu`` run without a CPU limit.
     """
-    if not work_ms or kind not in ("io", "cpu"):
+    if not work_ms or kind not in ("io", "cpu", "mixed"):
         return None
     seconds = work_ms / 1000
+    by_slots = (users if slots is None else min(slots, users)) / seconds
     if kind == "io":
-        return (users if slots is None else min(slots, users)) / seconds
+        return by_slots
+    if kind == "mixed":
+        by_cpu = cpus / (cpu_ms / 1000) if cpus is not None and cpu_ms else None
+        return by_slots if by_cpu is None else min(by_slots, by_cpu)
     return None if cpus is None else cpus / seconds
 
 
@@ -270,7 +279,7 @@ def summarize(results: Results) -> list[Row]:
         kind, work_ms = (spec.kind, spec.work_ms) if spec else ("baseline", None)
         info = results.servers.get(server)
         slots = info.slots if info else None
-        ideal = ideal_rps(kind, work_ms, users, slots, cpus)
+        ideal = ideal_rps(kind, work_ms, users, slots, cpus, spec.cpu_ms if spec else None)
         rows.append(
             Row(
                 server=server,
@@ -341,9 +350,11 @@ def winners(rows: Iterable[Row]) -> list[Winner]:
     """The highest median req/s per scenario and users (and engine), among the groups that :func:`can_win`.
 
     A scenario and user count where no group qualifies has no winner (:func:`no_winner`
-    says why). Ties go to the
-    group listed first (sorting is stable), so the choice never flips between renders.
-    One engine's req/s is never ranked against the other's.
+    says why), and neither has one where a row that was not server-bound measured at
+    least as much as the best that was: its own ceiling is unknown and may be higher, so
+    crowning a slower row would be the load generator's verdict, not the servers'.
+    Ties go to the group listed first (sorting is stable), so the choice never flips
+    between renders. One engine's req/s is never ranked against the other's.
     """
     by_case: dict[tuple[str, int, str], list[Row]] = {}
     for row in rows:
@@ -351,9 +362,15 @@ def winners(rows: Iterable[Row]) -> list[Winner]:
     result = []
     for (scenario, users, _engine), case in by_case.items():
         ranked = sorted(filter(can_win, case), key=median_rps, reverse=True)
-        if ranked:
+        if ranked and _unbounded_rival(case, median_rps(ranked[0])) is None:
             result.append(Winner(scenario, users, ranked[0], ranked[1] if len(ranked) > 1 else None))
     return result
+
+
+def _unbounded_rival(case: Iterable[Row], best: float) -> Row | None:
+    """The fastest row of ``case`` that was not server-bound and measured at least ``best``."""
+    rivals = [row for row in case if row.measured and not row.server_bound and median_rps(row) >= best]
+    return max(rivals, key=median_rps, default=None)
 
 
 def no_winner(case: Sequence[Row]) -> str:
@@ -361,6 +378,12 @@ def no_winner(case: Sequence[Row]) -> str:
     measured = [row for row in case if row.measured]
     if not measured:
         return "no server was measured"
+    best = max((median_rps(row) for row in measured if can_win(row)), default=None)
+    if best is not None and (rival := _unbounded_rival(measured, best)) is not None:
+        return (
+            f"the fastest row, {rival.server}, was not server-bound (its limit was "
+            f"{', '.join(rival.not_server_bound)}): its ceiling is unknown, so no slower row can be crowned"
+        )
     bound = [row for row in measured if row.server_bound]
     if not bound:
         seen = sorted({name for row in measured for name in row.not_server_bound})

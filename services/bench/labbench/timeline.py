@@ -35,7 +35,8 @@ from pydantic import ValidationError
 
 from labbench import BenchError, metadata, runner
 from labbench.appclient import error_name
-from labbench.results import describe, write_atomically
+from labbench.model import describe
+from labbench.results import write_atomically
 from labbench.targets import ComposeTargets, NativeTargets, Targets
 from labbench.timelinedata import (
     FILE,

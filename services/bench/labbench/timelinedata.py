@@ -26,7 +26,8 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from labbench import BenchError
-from labbench.results import Machine, Model, describe
+from labbench.model import Model, describe
+from labbench.results import Machine
 
 SCHEMA_VERSION = 1
 #: The file a timeline run writes in its folder.

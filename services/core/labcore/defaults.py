@@ -59,3 +59,11 @@ CAPACITY_FAILURES_MAX = 0.001
 CAPACITY_ACHIEVED_MIN = 0.95
 CAPACITY_SLO_EXTRA_MS = 100
 CAPACITY_USER_HEADROOM = 2.0
+#: The crossover map's request (``/mixed``): this much work in all, in ms,
+#: split between a blocking wait and CPU work.
+MIXED_MS = 50
+#: The map's splits: the wait's share of ``MIXED_MS`` in percent, from pure
+#: I/O to pure CPU (6 steps; each a scenario ``mixed-ioN-cpuM``).
+MIXED_IO_SHARES = (100, 80, 60, 40, 20, 0)
+#: The map's offered concurrencies (closed-loop users) unless --users says otherwise.
+CROSSOVER_USERS = (4, 16, 64)

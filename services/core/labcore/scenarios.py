@@ -16,18 +16,25 @@ User class     scenario      request                   a success is
 ``Upstream``   upstream      ``GET /upstream?ms=N``    ``{"upstream_ms": N}``
 ``Cpu``        cpu           ``GET /cpu?ms=M``         ``{"ms": M, …}``
 ``AsyncIo``    async-io      ``GET /async-io?ms=N``    ``{"slept_ms": N}``
+``Mixed``      mixed         ``GET /mixed?io_ms=N&…``  ``{"io_ms": N, "cpu_ms": M, …}``
 ``Mix``        mix           all of the above          each its own check (weighted)
 =============  ============  ========================  ==============================
 
 Kinds: ``baseline`` (no measured work: the server's own overhead), ``io``
 (the request waits ``io_ms``: the server's slots bound it), ``cpu`` (it burns
-``cpu_ms`` of CPU: the CPU limit bounds it) and ``mix`` (several requests,
-weighted). ``io`` and ``cpu`` requests take their work as ``?ms=``.
+``cpu_ms`` of CPU: the CPU limit bounds it), ``mixed`` (one request waits
+``io_ms`` then burns ``cpu_ms``: both bound it) and ``mix`` (several
+requests, weighted). ``io`` and ``cpu`` requests take their work as ``?ms=``.
+
+The crossover map sweeps ``mixed`` over :data:`SPLITS`: each split is a
+scenario name of its own, ``mixed-io40-cpu10``, which :func:`resolve` turns
+into the ``mixed`` scenario with that work.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +43,7 @@ from labcore import defaults
 #: The body of ``/json`` and ``/json-dumps``.
 PERSON = {"name": "John", "age": 30, "city": "New York"}
 
-KINDS = ("baseline", "io", "cpu", "mix")
+KINDS = ("baseline", "io", "cpu", "mixed", "mix")
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,28 @@ class Scenario:
     mix: tuple[tuple[str, int], ...] = ()
 
     def work_ms(self, io_ms: int = defaults.IO_MS, cpu_ms: int = defaults.CPU_MS) -> int | None:
-        """Sleep or CPU time per request, where the scenario has one."""
-        return {"io": io_ms, "cpu": cpu_ms}.get(self.kind)
+        """Sleep or CPU time per request, where the scenario has one (``mixed``: both)."""
+        return {"io": io_ms, "cpu": cpu_ms, "mixed": io_ms + cpu_ms}.get(self.kind)
 
     def request(self, io_ms: int = defaults.IO_MS, cpu_ms: int = defaults.CPU_MS) -> str:
         """The path and query of one request, e.g. ``/io?ms=100``."""
+        if self.kind == "mixed":
+            return f"{self.path}?io_ms={io_ms}&cpu_ms={cpu_ms}"
         ms = self.work_ms(io_ms, cpu_ms)
         return self.path if ms is None else f"{self.path}?ms={ms}"
+
+    def check(self, body: str, io_ms: int = defaults.IO_MS, cpu_ms: int = defaults.CPU_MS) -> str | None:
+        """Why ``body`` is not a correct answer to :meth:`request` with this work; None if it is."""
+        if self.kind != "mixed":
+            return self.verify(body, self.work_ms(io_ms, cpu_ms))
+        try:
+            document = json.loads(body)
+            echoed = {"io_ms": document["io_ms"], "cpu_ms": document["cpu_ms"]}
+        except (ValueError, TypeError, KeyError) as error:
+            return f"unreadable body ({error!r:.60}): {body!r:.80}"
+        if echoed != {"io_ms": io_ms, "cpu_ms": cpu_ms}:
+            return f"expected io_ms={io_ms} and cpu_ms={cpu_ms}, got {echoed}"
+        return None
 
     def verify(self, body: str, ms: int | None) -> str | None:
         """Why ``body`` is not a correct answer to a request with ``ms``; None if it is."""
@@ -109,9 +131,11 @@ _SINGLE = [
     Scenario("upstream", "Upstream", "io", "/upstream", field="upstream_ms"),
     Scenario("cpu", "Cpu", "cpu", "/cpu", field="ms"),
     Scenario("async-io", "AsyncIo", "io", "/async-io", field="slept_ms"),
+    Scenario("mixed", "Mixed", "mixed", "/mixed"),
 ]
 # A rough web app: mostly cheap pages and API reads, a fair share of waiting
 # on I/O, a little real CPU work.
+# (``mixed`` is not in it: the crossover map sweeps it on its own.)
 _MIX_WEIGHTS = {"hello": 4, "json": 2, "json-dumps": 1, "io": 2, "upstream": 2, "cpu": 1, "async-io": 1}
 
 #: Every scenario by name, in the order the web UI and the docs list them.
@@ -120,10 +144,47 @@ SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _SINGL
         "mix",
         "Mix",
         "mix",
-        " ".join(single.path for single in _SINGLE),
+        " ".join(single.path for single in _SINGLE if single.name in _MIX_WEIGHTS),
         mix=tuple(_MIX_WEIGHTS.items()),
     )
 }
 
 #: What a plain scripted run measures: one scenario per kind of work, and the baseline.
 CORE = ["hello", "io", "upstream", "cpu"]
+
+
+# --- the crossover map's splits -------------------------------------------------------
+
+_SPLIT = re.compile(r"mixed-io([0-9]{1,6})-cpu([0-9]{1,6})")
+
+
+def split_name(io_ms: int, cpu_ms: int) -> str:
+    """The scenario name of one split of ``/mixed``: ``mixed-io40-cpu10``."""
+    return f"mixed-io{io_ms}-cpu{cpu_ms}"
+
+
+def split_of(name: str) -> tuple[int, int] | None:
+    """``(io_ms, cpu_ms)`` of a split's name; None for any other name."""
+    found = _SPLIT.fullmatch(name)
+    return None if found is None else (int(found[1]), int(found[2]))
+
+
+def splits(total_ms: int = defaults.MIXED_MS, io_shares: tuple[int, ...] = defaults.MIXED_IO_SHARES) -> list[str]:
+    """The crossover map's scenarios, from pure I/O to pure CPU."""
+    return [split_name(total_ms * share // 100, total_ms - total_ms * share // 100) for share in io_shares]
+
+
+#: The default splits: ``mixed-io50-cpu0`` … ``mixed-io0-cpu50``.
+SPLITS = splits()
+
+
+def resolve(name: str, io_ms: int = defaults.IO_MS, cpu_ms: int = defaults.CPU_MS) -> tuple[Scenario, int, int]:
+    """The scenario a cell's name stands for, with the work it sends.
+
+    A split (``mixed-io40-cpu10``) is the ``mixed`` scenario with its own
+    work; any other name is its scenario with the run's ``io_ms``/``cpu_ms``.
+    A name that is neither raises KeyError.
+    """
+    if (split := split_of(name)) is not None:
+        return SCENARIOS["mixed"], *split
+    return SCENARIOS[name], io_ms, cpu_ms

@@ -341,7 +341,7 @@ def charts(data: ChartData, kind: str) -> list[Chart]:
         ideal_note = (
             "The black tick is what an ideal server keeps in service at once (ideal req/s times work per request); "
             "bars past the tick are requests waiting in a queue."
-            if kind in ("io", "cpu")
+            if kind in ("io", "cpu", "mixed")
             else "This scenario has no ideal bound."
         )
         result.append(

@@ -211,6 +211,13 @@ def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
     if kind == "cpu" and work_ms:
         bound = f"{cpus} CPU ÷ {work_ms / 1000:g} s" if cpus else "no ideal, as the run recorded no CPU limit"
         return f"{name} (cpu, {work_ms:g} ms of CPU per request): {bound}"
+    if kind == "mixed" and spec and work_ms:
+        cpu_ms = spec.cpu_ms or 0
+        by_cpu = f" and {cpus} CPU ÷ {cpu_ms / 1000:g} s" if cpus and cpu_ms else ""
+        return (
+            f"{name} (mixed, {spec.io_ms} ms asleep then {cpu_ms} ms of CPU per request): the lower of "
+            f"min(slots, users) ÷ {work_ms / 1000:g} s{by_cpu}"
+        )
     if kind == "baseline":
         return f"{name} (baseline): no ideal; it measures the server's own overhead"
     return f"{name} ({kind}): no ideal"

@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from labbench import faults
 from labbench.crosschecks import crosschecks
-from labbench.report import capacity
+from labbench.crossover import MapCell, crossover_map
+from labbench.report import capacity, crossovermap
 from labbench.report.charts import Chart, chart_data, charts
 from labbench.report.faultcharts import fault_charts
 from labbench.report.findings import Headline, headlines, methodology, notices
@@ -39,7 +40,7 @@ from labbench.report.tables import (
     won,
 )
 from labbench.results import Results, ScenarioInfo, ServerInfo
-from labbench.stats import TIMES, Row, engines, winners
+from labbench.stats import TIMES, Row, engines, median_rps, winners
 
 #: The sign before each warning, by its kind.
 ICONS = {"status": "✖", "loadgen": "⚠", "bottleneck": "⚠", "failures": "✖", "noise": "≈", "run": "⚠"}
@@ -241,12 +242,38 @@ def _shape(results: Results) -> str:
     return shape
 
 
+@dataclass(frozen=True)
+class MapSection:
+    """The crossover map: its heatmap and one line per cell."""
+
+    chart: Chart
+    rows: list[tuple[str, int, str, str, str]]  # split, users, winner, its req/s, verdict
+
+
+def _map(cells: list[MapCell], colours: dict[str, str]) -> MapSection | None:
+    if not cells:
+        return None
+    rows = [
+        (
+            crossovermap.split_text(cell),
+            cell.users,
+            cell.winner.row.server if cell.winner else "—",
+            fmt(median_rps(cell.winner.row)) if cell.winner else "—",
+            crossovermap.verdict(cell),
+        )
+        for cell in cells
+    ]
+    return MapSection(chart_view(crossovermap.heatmap(cells, colours)), rows)
+
+
 def render_html(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
     colours = run_colours(rows, results.run.plan.servers)
     fault_sections = _faults(results, colours)
     capacity_sections = _capacity(results)
-    nav = [("warnings", "Warnings"), *((f"scenario-{name}", name) for name in scenarios)]
+    crossover = _map(crossover_map(results, rows), colours)
+    nav = [("warnings", "Warnings"), *((("crossover-map", "Crossover map"),) if crossover else ())]
+    nav += [(f"scenario-{name}", name) for name in scenarios]
     checks = [
         [
             check.server,
@@ -270,6 +297,7 @@ def render_html(results: Results, rows: list[Row]) -> str:
         nav=nav,
         cards=[_card(headline, results, colours) for headline in headlines(scenarios, winners(rows), rows)],
         notices=notices(results, rows),
+        crossover=crossover,
         icons=ICONS,
         lg_label=LG_LABEL,
         columns=COLUMNS,

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from labbench import faults
 from labbench.crosschecks import crosschecks
-from labbench.report import capacity
+from labbench.crossover import crossover_map
+from labbench.report import capacity, crossovermap
 from labbench.report.findings import headlines, methodology, notices, winner_detail
 from labbench.report.format import first_seen, fmt, server_label
 from labbench.report.tables import (
@@ -85,6 +86,9 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
         lines.append(f"- **{headline.scenario}**: {headline.sentence}")
         lines += [f"  - {winner_detail(winner)}" for winner in headline.winners]
         lines += [f"  - {detail}" for detail in headline.unwon_details]
+    if cells := crossover_map(results, rows):
+        lines += ["", "## Crossover map", ""]
+        lines += crossovermap.table(cells)
     winning = won(rows)
     for scenario in scenarios:
         spec = results.scenarios.get(scenario)
