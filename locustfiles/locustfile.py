@@ -23,6 +23,9 @@ Choosing what to run:
   and ``--cpu-ms`` (``/cpu``).
 * ``--warmup S``: statistics are reset S seconds into the test, so that they
   cover only the steady state (the benchmark runner, labbench, relies on it).
+* ``--worker-cpu-file FILE`` (on the master): where each worker's own CPU
+  over the measured window goes, as JSON by worker; every worker sends it
+  to the master when its test stops (labbench's ``--workers``).
 
 Every option reaches distributed workers: the master sends its parsed
 options, custom ones included, with each spawn message, and each user
@@ -32,8 +35,11 @@ resolves its base URL from them when it is created.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import os
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +49,8 @@ import gevent
 from locust import FastHttpUser, constant, events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
 import webui
@@ -113,6 +121,13 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         include_in_web_ui=True,
         help="Seconds after the start at which statistics are reset (0: never)",
     )
+    parser.add_argument(
+        protocol.WORKER_CPU_FLAG,
+        default="",
+        env_var="LOCUST_WORKER_CPU_FILE",
+        include_in_web_ui=False,
+        help="On the master: a JSON file that receives each worker's CPU over the measured window",
+    )
 
 
 def _option(environment: Environment, name: str, default: Any) -> Any:
@@ -131,10 +146,20 @@ def base_url(environment: Environment) -> str:
 _warmup_timer: gevent.Greenlet | None = None
 
 
+# This process's CPU seconds and clock when the measured window began.
+_window_start: tuple[float, float] | None = None
+
+
+def _open_window() -> None:
+    global _window_start
+    _window_start = (time.process_time(), time.monotonic())
+
+
 def _end_warmup(environment: Environment, seconds: float) -> None:
     if environment.runner is not None:
         logger.info("Warm-up of %gs over: %s", seconds, protocol.LOG_RESET)
         environment.runner.stats.reset_all()
+        _open_window()
 
 
 @events.test_start.add_listener
@@ -149,6 +174,8 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     warmup = _option(environment, "warmup", 0.0)
     if warmup > 0:
         _warmup_timer = gevent.spawn_later(warmup, _end_warmup, environment, warmup)
+    else:
+        _open_window()
 
 
 @events.test_stop.add_listener
@@ -158,6 +185,44 @@ def _on_test_stop(environment: Environment, **_kwargs: Any) -> None:
     if _warmup_timer is not None:
         _warmup_timer.kill(block=False)
         _warmup_timer = None
+    _report_worker_cpu(environment)
+
+
+# --- each worker's own CPU, for the master (labbench --workers) ---------------------
+# labbench measures the CPU of the Locust processes it starts; workers in
+# other containers or on other machines measure their own and send it here.
+
+
+def _report_worker_cpu(environment: Environment) -> None:
+    global _window_start
+    if not isinstance(environment.runner, WorkerRunner) or _window_start is None:
+        return
+    cpu_start, clock_start = _window_start
+    _window_start = None
+    data = {
+        "cpu_s": time.process_time() - cpu_start,
+        "window_s": time.monotonic() - clock_start,
+        "cpus": sorted(os.sched_getaffinity(0)),
+    }
+    environment.runner.send_message(protocol.WORKER_CPU_MESSAGE, data)
+
+
+# What the master has heard this test, by worker id.
+_worker_cpu: dict[str, dict[str, Any]] = {}
+
+
+def _on_worker_cpu(environment: Environment, msg: Message, **_kwargs: Any) -> None:
+    _worker_cpu[msg.node_id] = msg.data
+    if path := _option(environment, protocol.WORKER_CPU_FLAG.removeprefix("--").replace("-", "_"), ""):
+        # Rewritten whole at each report: the master quits half a second
+        # after asking its workers to stop, with no event after the last one.
+        Path(path).write_text(json.dumps(_worker_cpu, indent=1, sort_keys=True))
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, runner: Runner | None = None, **_kwargs: Any) -> None:
+    if isinstance(runner, MasterRunner):
+        runner.register_message(protocol.WORKER_CPU_MESSAGE, _on_worker_cpu)
 
 
 class LabUser(FastHttpUser):

@@ -36,6 +36,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "warmup": (0.5, 0.5),
     "repetitions": (4, 4),
     "processes": (2, 2),
+    "workers": (2, 2),
     "io_ms": (50, 50),
     "cpu_ms": (20, 20),
     "faults": ("all", faults.ALL),

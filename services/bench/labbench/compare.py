@@ -30,6 +30,9 @@ SETTINGS: list[tuple[str, Callable[[Run], Any]]] = [
     ("measured seconds", lambda run: run.plan.duration_s),
     ("warm-up seconds", lambda run: run.plan.warmup_s),
     ("Locust processes", lambda run: run.plan.locust_processes),
+    ("Locust workers", lambda run: run.plan.locust_workers),
+    # Whether the servers and the load generator shared CPUs (None: not recorded).
+    ("CPUs disjoint", lambda run: run.placement.disjoint if run.placement else None),
     ("CPU", lambda run: run.machine.cpu_model if run.machine else None),
     ("CPU count", lambda run: run.machine.cpu_count if run.machine else None),
 ]

@@ -104,8 +104,9 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         return cell("server-unavailable", reason)
     scenario = SCENARIOS[key.scenario]
     load = Load(
-        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
-    )
+        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms,
+        plan.locust_workers,
+    )  # fmt: skip
     try:
         m = locustrun.measure(load, targets.urls[key.server], folder / "raw" / key.slug, on_tick)
     except locustrun.LocustFailed as error:
@@ -125,6 +126,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         latency_ms=m.latency_ms,
         loadgen_cpu=None if m.loadgen_cpu is None else round(m.loadgen_cpu, 3),
         loadgen_bound=m.loadgen_cpu is not None and m.loadgen_cpu >= defaults.LOADGEN_HOT,
+        loadgen_cpu_workers=m.loadgen_cpu_workers,
         server_cpu_s=(
             round(after["cpu_seconds"] - before["cpu_seconds"], 3)
             if "cpu_seconds" in before and "cpu_seconds" in after

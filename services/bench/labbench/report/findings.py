@@ -199,9 +199,15 @@ def methodology(results: Results) -> list[str]:
         "tables show the median with the lowest and highest repetition.",
         "Every response is verified: a wrong body or status counts as a failure, and a server that answers wrongly "
         "cannot win.",
-        f"The load generator ran {processes} Locust process{'es' if processes != 1 else ''}; a cell is flagged "
-        f"{LG_LABEL} when they used ≥ {bound_at:.0%} of their CPU, "
-        "since the limit may then be Locust's, not the server's.",
+        (
+            f"The load generator ran {processes} Locust process{'es' if processes != 1 else ''}; a cell is flagged "
+            f"{LG_LABEL} when they used ≥ {bound_at:.0%} of their CPU, "
+            if not plan.locust_workers
+            else f"The load came from {plan.locust_workers} Locust workers under a master in the runner, each "
+            f"reporting its own CPU; a cell is flagged {LG_LABEL} when the busiest of them used ≥ {bound_at:.0%} "
+            "of its CPU, "
+        )
+        + "since the limit may then be Locust's, not the server's.",
         "Server CPU seconds and memory come from the app's own /usage endpoint (its cgroup, or its process group "
         "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
         "the server's start and so can include earlier cells of the same server.",
