@@ -158,6 +158,21 @@ def _limits_text(limits: Limits | None) -> str:
     return ", ".join(parts) or "none recorded"
 
 
+def _placement_text(run: Run) -> list[str]:
+    """Where each side could run, as each reported it (nothing for runs that did not record it)."""
+    placement = run.placement
+    if placement is None:
+        return []
+    cpus = sorted({tuple(found) for found in placement.servers.values() if found is not None})
+    servers = " or ".join(",".join(map(str, found)) for found in cpus) or "unknown"
+    loadgen = ",".join(map(str, placement.loadgen))
+    verdict = {True: "on separate CPUs", False: "sharing CPUs", None: "unknown whether on separate CPUs"}
+    return [
+        f"The servers could run on CPUs {servers} and the load generator on CPUs {loadgen}: "
+        f"{verdict[placement.disjoint]}."
+    ]
+
+
 def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
     work_ms = spec.work_ms if spec else None
     kind = spec.kind if spec else None
@@ -187,6 +202,7 @@ def methodology(results: Results) -> list[str]:
         f"One server at a time, in {_where(run)}: {len(servers)} servers, "
         + ("each under identical limits" if limits and limits.identical else "under limits that DIFFER")
         + f" ({_limits_text(limits)}).",
+        *_placement_text(run),
     ]
     cells = [
         f"Each cell is one server, scenario and user count: a {plan.warmup_s:g} s warm-up that is not "
