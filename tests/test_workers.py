@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from labbench import locustrun, metadata, stats, worker
+from labbench.report import findings
 from labbench.results import Cell, Results
 from labcore import protocol
 from tests.support import ROOT
@@ -199,3 +200,30 @@ def test_methodology_s_placement_table_is_the_committed_runs() -> None:
     placement = {path: Results.from_json(path.read_text(), path.name).run.placement for path in (off, on)}
     assert placement[off] is not None and placement[off].disjoint is False, "the run without shares CPUs"
     assert placement[on] is not None and placement[on].disjoint is True, "the run with does not"
+
+
+# --- what the report and compare say -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("placement", "sentence"),
+    [
+        (
+            {"servers": {"a": [0]}, "loadgen": [1], "disjoint": True},
+            "on CPUs 0 and the load generator on CPUs 1: on separate CPUs",
+        ),
+        ({"servers": {"a": [0, 1]}, "loadgen": [0, 1], "disjoint": False}, "on CPUs 0,1: sharing CPUs"),
+    ],
+)
+def test_the_report_says_where_each_side_ran(placement: dict[str, Any], sentence: str) -> None:
+    data = json.loads(committed("off").read_text())
+    data["run"]["placement"] = placement
+    text = " ".join(findings.methodology(Results.from_json(json.dumps(data), "x")))
+    assert sentence in text, text
+
+
+def test_the_report_names_the_workers() -> None:
+    data = json.loads(committed("off").read_text())
+    data["run"]["plan"]["locust_workers"] = 3
+    text = " ".join(findings.methodology(Results.from_json(json.dumps(data), "x")))
+    assert "3 Locust workers" in text and "the busiest of them" in text, text
