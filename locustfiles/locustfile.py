@@ -171,6 +171,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     # Every node resets its own statistics: the master its totals, each
     # worker what it has not reported yet, which would otherwise carry
     # warm-up requests into the master's fresh totals.
+    _worker_cpu.clear()
     warmup = _option(environment, "warmup", 0.0)
     if warmup > 0:
         _warmup_timer = gevent.spawn_later(warmup, _end_warmup, environment, warmup)
@@ -202,18 +203,21 @@ def _report_worker_cpu(environment: Environment) -> None:
     data = {
         "cpu_s": time.process_time() - cpu_start,
         "window_s": time.monotonic() - clock_start,
-        "cpus": sorted(os.sched_getaffinity(0)),
+        # Not on every system a worker may run on (macOS has no affinity).
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
     environment.runner.send_message(protocol.WORKER_CPU_MESSAGE, data)
 
 
-# What the master has heard this test, by worker id.
+# What the master has heard this test, by worker id (cleared as each test starts).
 _worker_cpu: dict[str, dict[str, Any]] = {}
+# The parsed option's name for the flag.
+_WORKER_CPU_OPTION = protocol.WORKER_CPU_FLAG.removeprefix("--").replace("-", "_")
 
 
 def _on_worker_cpu(environment: Environment, msg: Message, **_kwargs: Any) -> None:
     _worker_cpu[msg.node_id] = msg.data
-    if path := _option(environment, protocol.WORKER_CPU_FLAG.removeprefix("--").replace("-", "_"), ""):
+    if path := _option(environment, _WORKER_CPU_OPTION, ""):
         # Rewritten whole at each report: the master quits half a second
         # after asking its workers to stop, with no event after the last one.
         Path(path).write_text(json.dumps(_worker_cpu, indent=1, sort_keys=True))
