@@ -28,6 +28,9 @@ Choosing what to run:
   once: the closed loop becomes a fixed arrival rate of users ÷ S while every
   user is free in time (``labbench capacity`` sizes the users so;
   docs/methodology.md).
+* ``--worker-cpu-file FILE`` (on the master): where each worker's own CPU
+  over the measured window goes, as JSON by worker; every worker sends it
+  to the master when its test stops (labbench's ``--workers``).
 
 Every option reaches distributed workers: the master sends its parsed
 options, custom ones included, with each spawn message, and each user
@@ -37,8 +40,10 @@ resolves its base URL from them when it is created.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import os
 import random
 import time
 import types
@@ -50,6 +55,8 @@ import gevent
 from locust import FastHttpUser, events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
 import webui
@@ -128,6 +135,13 @@ def _add_arguments(parser: LocustArgumentParser, **_kwargs: Any) -> None:
         include_in_web_ui=True,
         help="Seconds between the starts of each user's requests (0: none, a closed loop)",
     )
+    parser.add_argument(
+        protocol.WORKER_CPU_FLAG,
+        default="",
+        env_var="LOCUST_WORKER_CPU_FILE",
+        include_in_web_ui=False,
+        help="On the master: a JSON file that receives each worker's CPU over the measured window",
+    )
 
 
 def _option(environment: Environment, name: str, default: Any) -> Any:
@@ -146,10 +160,20 @@ def base_url(environment: Environment) -> str:
 _warmup_timer: gevent.Greenlet | None = None
 
 
+# This process's CPU seconds and clock when the measured window began.
+_window_start: tuple[float, float] | None = None
+
+
+def _open_window() -> None:
+    global _window_start
+    _window_start = (time.process_time(), time.monotonic())
+
+
 def _end_warmup(environment: Environment, seconds: float) -> None:
     if environment.runner is not None:
         logger.info("Warm-up of %gs over: %s", seconds, protocol.LOG_RESET)
         environment.runner.stats.reset_all()
+        _open_window()
 
 
 @events.test_start.add_listener
@@ -161,9 +185,12 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     # Every node resets its own statistics: the master its totals, each
     # worker what it has not reported yet, which would otherwise carry
     # warm-up requests into the master's fresh totals.
+    _worker_cpu.clear()
     warmup = _option(environment, "warmup", 0.0)
     if warmup > 0:
         _warmup_timer = gevent.spawn_later(warmup, _end_warmup, environment, warmup)
+    else:
+        _open_window()
 
 
 @events.test_stop.add_listener
@@ -173,6 +200,47 @@ def _on_test_stop(environment: Environment, **_kwargs: Any) -> None:
     if _warmup_timer is not None:
         _warmup_timer.kill(block=False)
         _warmup_timer = None
+    _report_worker_cpu(environment)
+
+
+# --- each worker's own CPU, for the master (labbench --workers) ---------------------
+# labbench measures the CPU of the Locust processes it starts; workers in
+# other containers or on other machines measure their own and send it here.
+
+
+def _report_worker_cpu(environment: Environment) -> None:
+    global _window_start
+    if not isinstance(environment.runner, WorkerRunner) or _window_start is None:
+        return
+    cpu_start, clock_start = _window_start
+    _window_start = None
+    data = {
+        "cpu_s": time.process_time() - cpu_start,
+        "window_s": time.monotonic() - clock_start,
+        # Not on every system a worker may run on (macOS has no affinity).
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+    environment.runner.send_message(protocol.WORKER_CPU_MESSAGE, data)
+
+
+# What the master has heard this test, by worker id (cleared as each test starts).
+_worker_cpu: dict[str, dict[str, Any]] = {}
+# The parsed option's name for the flag.
+_WORKER_CPU_OPTION = protocol.WORKER_CPU_FLAG.removeprefix("--").replace("-", "_")
+
+
+def _on_worker_cpu(environment: Environment, msg: Message, **_kwargs: Any) -> None:
+    _worker_cpu[msg.node_id] = msg.data
+    if path := _option(environment, _WORKER_CPU_OPTION, ""):
+        # Rewritten whole at each report: the master quits half a second
+        # after asking its workers to stop, with no event after the last one.
+        Path(path).write_text(json.dumps(_worker_cpu, indent=1, sort_keys=True))
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, runner: Runner | None = None, **_kwargs: Any) -> None:
+    if isinstance(runner, MasterRunner):
+        runner.register_message(protocol.WORKER_CPU_MESSAGE, _on_worker_cpu)
 
 
 class LabUser(FastHttpUser):

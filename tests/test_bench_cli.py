@@ -37,6 +37,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "repetitions": (4, 4),
     "engine": ("both", "both"),
     "processes": (2, 2),
+    "workers": (2, 2),
     "io_ms": (50, 50),
     "cpu_ms": (20, 20),
     "faults": ("all", faults.ALL),

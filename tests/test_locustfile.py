@@ -252,3 +252,23 @@ def test_bad_option_is_refused(option: str, value: str, complaint: str, tmp_path
 
     assert done.returncode == 2, done.stderr
     assert complaint in done.stderr
+
+
+def test_each_worker_reports_its_cpu_to_the_master(server_url: str, tmp_path: Path) -> None:
+    """Two workers (Locust's --processes: a master and two forked workers)
+    each send their CPU over the window after the warm-up; the master writes
+    both. Without the message, or with the master keeping only one, this fails."""
+    report = tmp_path / "workers_cpu.json"
+    run = run_headless(
+        tmp_path, "--host", server_url, "--processes", "2", "--warmup", "1", "--worker-cpu-file", str(report),
+        "Hello", seconds=3,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.describe()
+    reports = json.loads(report.read_text())
+    assert len(reports) == 2, reports
+    for worker in reports.values():
+        assert worker["cpu_s"] > 0, reports
+        # The window after the 1 s warm-up of a 3 s run, not the whole run.
+        assert 1 <= worker["window_s"] <= 2.9, reports
+        assert worker["cpus"] == sorted(os.sched_getaffinity(0)), reports

@@ -126,8 +126,7 @@ def process_group_usage(pgid: int | None = None) -> dict[str, Any]:
 
 
 def usage(source: str) -> dict[str, Any]:
-    if source == "cgroup":
-        found = cgroup_usage()
-        if found is not None:
-            return found
-    return process_group_usage()
+    found = (cgroup_usage() if source == "cgroup" else None) or process_group_usage()
+    # The CPUs this server may run on: a container's cpuset, or natively the
+    # CPUs labbench pinned it to (the run records both sides' placement).
+    return found | {"cpus": sorted(os.sched_getaffinity(0))}

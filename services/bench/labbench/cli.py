@@ -164,9 +164,11 @@ def _values(flags: dict[str, Any], parser: argparse.ArgumentParser) -> dict[str,
     """Every run option's value: the flags, over the --config file's, over the defaults."""
     try:
         configured = options.read_config(flags["config"]) if "config" in flags else {}
+        values = options.resolve(configured | flags)
+        options.check(values)
     except options.ConfigError as error:
         parser.error(str(error))
-    return options.resolve(configured | flags)
+    return values
 
 
 def settings(argv: list[str]) -> dict[str, Any]:

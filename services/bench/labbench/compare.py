@@ -31,6 +31,9 @@ SETTINGS: list[tuple[str, Callable[[Run], Any]]] = [
     ("warm-up seconds", lambda run: run.plan.warmup_s),
     ("Locust processes", lambda run: run.plan.locust_processes),
     ("engine", lambda run: run.plan.engine),
+    ("Locust workers", lambda run: run.plan.locust_workers),
+    # Whether the servers and the load generator shared CPUs (None: not recorded).
+    ("CPUs disjoint", lambda run: run.placement.disjoint if run.placement else None),
     ("CPU", lambda run: run.machine.cpu_model if run.machine else None),
     ("CPU count", lambda run: run.machine.cpu_count if run.machine else None),
 ]

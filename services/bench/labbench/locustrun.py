@@ -1,10 +1,12 @@
 """One measured cell: Locust headless against one server, and what it costs.
 
-Locust runs as a subprocess (``--processes`` forks more of it), resets its
-statistics when the warm-up ends (the locustfile's ``--warmup``), and stops by
-itself after warm-up + duration. Around the measured window this module reads
-the server's ``/usage``, the load generator's own CPU time and the machine's
-(/proc/stat), so that all three cover exactly the requests that were counted.
+Locust runs as a subprocess (``--processes`` forks more of it; with
+``workers`` it is a master that waits for that many Locust workers, which run
+elsewhere and report their own CPU), resets its statistics when the warm-up
+ends (the locustfile's ``--warmup``), and stops by itself after warm-up +
+duration. Around the measured window this module reads the server's
+``/usage``, the load generator's own CPU time and the machine's (/proc/stat),
+so that all three cover exactly the requests that were counted.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Load:
     processes: int
     io_ms: int
     cpu_ms: int
+    #: Locust workers the master waits for (0: no master, the load is generated here).
+    workers: int = 0
     #: Seconds between each user's request starts (0: none, the closed loop);
     #: ``labbench capacity``'s fixed arrival rate is users ÷ pace.
     pace_s: float = 0.0
@@ -79,6 +83,15 @@ class Load:
         # Paced users start at random points within their pace, so they may
         # all be spawned at once; unpaced ones ramp up within a second.
         return self.users * 10 if self.pace_s > 0 else self.users
+
+
+#: How long a master waits for its workers before it gives up.
+WORKERS_WAIT_S = 60
+
+
+def worker_cpu_file(csv_prefix: Path | str) -> str:
+    """Where the master writes its workers' CPU reports (the locustfile's --worker-cpu-file)."""
+    return f"{csv_prefix}_workers_cpu.json"
 
 
 def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
@@ -98,6 +111,12 @@ def command(load: Load, host: str, csv_prefix: Path | str) -> list[str]:
         argv += ["--stop-timeout", f"{math.ceil(load.stop_timeout_s)}s"]
     if load.processes > 1:
         argv += ["--processes", str(load.processes)]
+    if load.workers:
+        # Listening on every address at Locust's default port, 5557.
+        argv += [
+            "--master", "--expect-workers", str(load.workers), "--expect-workers-max-wait", str(WORKERS_WAIT_S),
+            protocol.WORKER_CPU_FLAG, worker_cpu_file(csv_prefix),
+        ]  # fmt: skip
     return [*argv, load.user_class]
 
 
@@ -123,12 +142,38 @@ class Measurement:
     rps: float
     duration_s: float
     latency_ms: Latency
-    loadgen_cpu: float
+    loadgen_cpu: float | None
     usage_before: dict[str, Any] | None
     usage_after: dict[str, Any] | None
     started_at: float
     #: The whole machine's busy share over the window (labbench.bottleneck.host_busy).
     host_busy: float | None = None
+    #: Each worker's share of its CPU over the window, by Locust's worker id (with workers only).
+    loadgen_cpu_workers: dict[str, float] | None = None
+
+
+def worker_shares(path: Path) -> dict[str, float]:
+    """Each worker's CPU seconds ÷ its window, from the master's file (empty if none came)."""
+    try:
+        reports = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        worker: report["cpu_s"] / report["window_s"]
+        for worker, report in reports.items()
+        if isinstance(report, dict) and report.get("window_s", 0) > 0 and "cpu_s" in report
+    }
+
+
+def loadgen_share(here: float, workers: int, shares: dict[str, float]) -> float | None:
+    """The busiest load generator's share of its CPU: the Locust started here
+    (``here``) or, with workers, the busiest of it and every worker; None when
+    a worker's report is missing, since that worker may have been the busiest."""
+    if not workers:
+        return here
+    if len(shares) < workers:
+        return None
+    return max(here, *shares.values())
 
 
 def percentile(histogram: dict[int, int], count: int, fraction: float) -> float | None:
@@ -246,7 +291,13 @@ def measure(
             log.join(5)
             return LocustFailed(f"{problem}; see {log_path.name}")
 
-        if not log.wait_for(STARTED, 60, tick):
+        if not log.wait_for(STARTED, 60 + (WORKERS_WAIT_S if load.workers else 0), tick):
+            if load.workers:
+                raise fail(
+                    f"Locust's master did not get {load.workers} workers within {WORKERS_WAIT_S} s: start them "
+                    "first (docker compose up -d bench-worker) and run bench with --use-aliases, so that they "
+                    "reach it by its name"
+                )
             raise fail("Locust did not start within 60 s")
         # Without a warm-up, counting starts with the test itself.
         if load.warmup_s > 0 and not log.wait_for(RESET, load.warmup_s + 30, tick):
@@ -269,6 +320,8 @@ def measure(
     if code != 0:
         raise LocustFailed(f"Locust exited with {code}; see {log_path.name}")
     requests, failures, latency = final_stats(csv_prefix.with_name(csv_prefix.name + ".json"))
+    here = (cpu_after - cpu_before) / (window * load.processes)
+    shares = worker_shares(Path(worker_cpu_file(csv_prefix))) if load.workers else {}
     return Measurement(
         requests=requests,
         failures=failures,
@@ -277,7 +330,8 @@ def measure(
         rps=requests / window,
         duration_s=window,
         latency_ms=latency,
-        loadgen_cpu=(cpu_after - cpu_before) / (window * load.processes),
+        loadgen_cpu=loadgen_share(here, load.workers, shares),
+        loadgen_cpu_workers={worker: round(share, 3) for worker, share in shares.items()} if load.workers else None,
         usage_before=usage_before.value(),
         usage_after=usage_after.value(),
         started_at=started_at,

@@ -16,7 +16,7 @@ from typing import Any
 
 from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
-from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
+from labbench.results import Limits, Machine, Placement, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
 from labcore.scenarios import resolve
 
@@ -73,6 +73,17 @@ def limits(usages: dict[str, dict[str, Any] | None], mode: str) -> Limits:
     )
 
 
+def placement(usages: dict[str, dict[str, Any] | None]) -> Placement:
+    """The CPUs each server reported in its /usage, and this process's own
+    (Locust inherits them): the same record natively, where labbench pins
+    both sides, and in Docker, where LAB_SERVER_CPUSET/LAB_LOADGEN_CPUSET do."""
+    servers = {name: (usage or {}).get("cpus") for name, usage in usages.items()}
+    loadgen = sorted(os.sched_getaffinity(0))
+    known = [set(cpus) for cpus in servers.values() if cpus is not None]
+    disjoint = None if len(known) < len(servers) else not any(cpus & set(loadgen) for cpus in known)
+    return Placement(servers=servers, loadgen=loadgen, disjoint=disjoint)
+
+
 def access_log() -> bool:
     """The access-logging policy the servers follow, as this process's
     environment says (compose.yaml gives the runner the servers' value)."""
@@ -87,7 +98,9 @@ def record(run: Run, urls: dict[str, str]) -> None:
     clients = {name: AppClient(url) for name, url in urls.items()}
     app = next(iter(clients.values()), None)
     plan = run.plan
-    run.limits = limits({name: client.usage() for name, client in clients.items()}, run.mode)
+    usages = {name: client.usage() for name, client in clients.items()}
+    run.limits = limits(usages, run.mode)
+    run.placement = placement(usages)
     run.loadgen_bound_at = defaults.LOADGEN_HOT
     run.machine = machine()
     run.versions = {
@@ -99,7 +112,14 @@ def record(run: Run, urls: dict[str, str]) -> None:
     run.images = {"bench": image_digest(), "app": app and app.image_digest()}
     run.locust_command = locustrun.command(
         locustrun.Load(
-            "<UserClass>", 0, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms
+            "<UserClass>",
+            0,
+            plan.warmup_s,
+            plan.duration_s,
+            plan.locust_processes,
+            plan.io_ms,
+            plan.cpu_ms,
+            workers=plan.locust_workers,
         ),
         "<server-url>",
         "<raw/cell>",

@@ -205,6 +205,12 @@ OPTIONS: dict[str, Option] = {
             plan="locust_processes", metavar="N",
         ),
         Option(
+            "workers", number(0, int), 0,
+            "Locust workers elsewhere to wait for; the runner's Locust is then their master "
+            "(start them first: docker compose up -d bench-worker; docs/methodology.md)",
+            plan="locust_workers", metavar="N",
+        ),
+        Option(
             "io_ms", number(0, int, defaults.MAX_MS), defaults.IO_MS,
             "sleep per /io, /upstream, /async-io request, in ms", plan="io_ms", metavar="MS",
         ),
@@ -343,6 +349,12 @@ def resolve(given: dict[str, Any], table: dict[str, Option] = OPTIONS) -> dict[s
         values["scenarios"] = given.get("scenarios", list(SPLITS))
         values["users"] = given.get("users", list(defaults.CROSSOVER_USERS))
     return values
+
+
+def check(values: dict[str, Any]) -> None:
+    """Refuse options that contradict each other (ConfigError names them)."""
+    if values["workers"] and values["processes"] > 1:
+        raise ConfigError("--workers and --processes: choose one (workers bring their own processes)")
 
 
 def plan_from(values: dict[str, Any]) -> Plan:

@@ -44,6 +44,7 @@ class Plan(Model):
     warmup_s: float
     repetitions: int
     locust_processes: int
+    locust_workers: int = 0
     io_ms: int = defaults.IO_MS
     cpu_ms: int = defaults.CPU_MS
     seed: int
@@ -81,6 +82,12 @@ class Machine(Model):
     platform: str
 
 
+class Placement(Model):
+    servers: dict[str, list[int] | None] = Field(default_factory=dict)
+    loadgen: list[int] = Field(default_factory=list)
+    disjoint: bool | None = None
+
+
 class Run(Model):
     """What was run, where, and how."""
 
@@ -100,6 +107,7 @@ class Run(Model):
     images: dict[str, str | None] | None = None
     locust_command: list[str] | None = None
     wrk_command: list[str] | None = None
+    placement: Placement | None = None
 
 
 class ServerInfo(Model):
@@ -156,6 +164,7 @@ class Cell(Model):
     latency_ms: Latency | None = None
     loadgen_cpu: float | None = None
     loadgen_bound: bool | None = None
+    loadgen_cpu_workers: dict[str, float] | None = Field(default=None, exclude_if=lambda value: value is None)
     server_cpu_s: float | None = None
     server_memory_bytes: int | None = None
     server_memory_peak_bytes: int | None = None

@@ -147,6 +147,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         latency_ms=m.latency_ms,
         loadgen_cpu=None if m.loadgen_cpu is None else round(m.loadgen_cpu, 3),
         loadgen_bound=m.loadgen_cpu is not None and m.loadgen_cpu >= defaults.LOADGEN_HOT,
+        loadgen_cpu_workers=m.loadgen_cpu_workers,
         server_cpu_s=(
             round(after["cpu_seconds"] - before["cpu_seconds"], 3)
             if "cpu_seconds" in before and "cpu_seconds" in after
@@ -169,7 +170,10 @@ def _measure(key: CellKey, plan: Plan, url: str, prefix: Path, on_tick: Tick) ->
             scenario, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms
         )
         return wrkrun.measure(wrk_load, url, prefix, on_tick)
-    load = Load(scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms)
+    load = Load(
+        scenario.user_class, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms,
+        workers=plan.locust_workers,
+    )  # fmt: skip
     return locustrun.measure(load, url, prefix, on_tick)
 
 

@@ -19,6 +19,9 @@ from labbench import BenchError, native
 from labbench.appclient import AppClient
 from labcore import matrix, protocol
 
+#: Where the servers' published ports are, for load from other machines (--workers).
+SERVERS_HOST_ENV = "LAB_SERVERS_HOST"
+
 
 class Targets:
     """The servers under test, reachable by URL; subclasses say how."""
@@ -65,7 +68,12 @@ class ComposeTargets(Targets):
     mode = "docker"
 
     def __enter__(self) -> ComposeTargets:
-        self.urls = {name: server.compose_url for name, server in self.servers.items()}
+        # Locust workers on other machines cannot resolve the Compose names:
+        # there, every server is reached on its published port of this host.
+        if host := os.environ.get(SERVERS_HOST_ENV):
+            self.urls = {name: f"http://{host}:{server.published_port}" for name, server in self.servers.items()}
+        else:
+            self.urls = {name: server.compose_url for name, server in self.servers.items()}
         down = [name for name in self.urls if not self.answers(name)]
         if len(down) == len(self.urls):
             raise BenchError(

@@ -38,3 +38,13 @@ LOG_STARTED = "Load goes to"
 LOG_RESET = "statistics reset"
 #: Logged by Locust itself when ``--run-time`` is up.
 LOG_STOPPED = "--run-time limit reached"
+
+# --- Locust's workers and the master labbench starts (--workers) ------------------
+
+#: The custom message each worker sends the master when its test stops: its
+#: process's CPU seconds over the measured window, the window's length in
+#: seconds and the CPUs it could run on (``cpu_s``, ``window_s``, ``cpus``).
+WORKER_CPU_MESSAGE = "lab_worker_cpu"
+#: The locustfile's option naming the master's file of those reports (JSON,
+#: one object per worker id), which labbench reads after the cell.
+WORKER_CPU_FLAG = "--worker-cpu-file"

@@ -203,6 +203,21 @@ def _limits_text(limits: Limits | None) -> str:
     return ", ".join(parts) or "none recorded"
 
 
+def _placement_text(run: Run) -> list[str]:
+    """Where each side could run, as each reported it (nothing for runs that did not record it)."""
+    placement = run.placement
+    if placement is None:
+        return []
+    cpus = sorted({tuple(found) for found in placement.servers.values() if found is not None})
+    servers = " or ".join(",".join(map(str, found)) for found in cpus) or "unknown"
+    loadgen = ",".join(map(str, placement.loadgen))
+    verdict = {True: "on separate CPUs", False: "sharing CPUs", None: "unknown whether on separate CPUs"}
+    return [
+        f"The servers could run on CPUs {servers} and the load generator on CPUs {loadgen}: "
+        f"{verdict[placement.disjoint]}."
+    ]
+
+
 def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
     work_ms = spec.work_ms if spec else None
     kind = spec.kind if spec else None
@@ -253,6 +268,7 @@ def methodology(results: Results) -> list[str]:
         f"One server at a time, in {_where(run)}: {len(servers)} servers, "
         + ("each under identical limits" if limits and limits.identical else "under limits that DIFFER")
         + f" ({_limits_text(limits)}).",
+        *_placement_text(run),
     ]
     cells = [
         f"Each cell is one server, scenario and user count: a {plan.warmup_s:g} s warm-up that is not "
@@ -265,9 +281,15 @@ def methodology(results: Results) -> list[str]:
         "tables show the median with the lowest and highest repetition.",
         "Every response is verified: a wrong body or status counts as a failure, and a server that answers wrongly "
         "cannot win.",
-        _engine_text(plan.engine, processes)
-        + f"; a cell is flagged {LG_LABEL} when the load generator used ≥ {bound_at:.0%} of its CPU, "
-        "since the limit may then be its own, not the server's.",
+        (
+            _engine_text(plan.engine, processes)
+            + f"; a cell is flagged {LG_LABEL} when the load generator used ≥ {bound_at:.0%} of its CPU, "
+            if not plan.locust_workers
+            else f"The load came from {plan.locust_workers} Locust workers under a master in the runner, each "
+            f"reporting its own CPU; a cell is flagged {LG_LABEL} when the busiest of them used ≥ {bound_at:.0%} "
+            "of its CPU, "
+        )
+        + "since the limit may then be its own, not the server's.",
         "Server CPU seconds and memory come from the app's own /usage endpoint (its cgroup, or its process group "
         "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
         "the server's start and so can include earlier cells of the same server.",
