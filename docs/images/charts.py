@@ -19,13 +19,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from labbench.crossover import crossover_map
 from labbench.report.charts import chart_data, charts
 from labbench.report.crossovermap import heatmap
 from labbench.report.faultcharts import memory_chart, timeline_chart
 from labbench.report.format import first_seen, run_colours
 from labbench.report.tables import fault_cells, faults_present
 from labbench.results import Results, load_results
-from labbench.stats import crossover_map, summarize
+from labbench.stats import summarize
 
 HERE = Path(__file__).resolve().parent
 #: The run docs/results.md shows: a byte-for-byte copy of its results.json
