@@ -118,11 +118,14 @@ class Summary:
 
 
 def parse_summary(text: str) -> Summary:
-    """wrk.lua's JSON; failures are wrong statuses, wrong bodies and socket errors.
+    """wrk.lua's JSON; failures are wrong statuses, wrong bodies and connect, write and timeout errors.
 
     wrk's own ``errors.status`` (status ≥ 400) is left out of the sum: the
     script's ``bad_status`` already counts every answer whose status is not
-    the expected one.
+    the expected one. So are its read errors: wrk counts one each time a
+    server closes a connection, also right after a whole answer (uWSGI's
+    HTTP socket closes every connection so), and an answer cut short is
+    never counted as a request at all.
     """
     try:
         data: dict[str, Any] = json.loads(text)
@@ -135,7 +138,7 @@ def parse_summary(text: str) -> Summary:
         raise WrkFailed(f"wrk's summary is not what wrk.lua writes ({error!r:.80}): {text[:200]!r}") from None
     if duration_us <= 0:
         raise WrkFailed(f"wrk's summary has no duration: {text[:200]!r}")
-    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    socket_errors = errors["connect"] + errors["write"] + errors["timeout"]
     return Summary(
         requests=requests,
         failures=bad_status + wrong_body + socket_errors,
