@@ -176,9 +176,20 @@ def _end_warmup(environment: Environment, seconds: float) -> None:
         _open_window()
 
 
+@events.init.add_listener
+def _fresh_clock(**_kwargs: Any) -> None:
+    # gevent's timers count from the time its loop last looked at the clock:
+    # after a slow start (imports on a busy machine) that is seconds old, and
+    # the run time Locust schedules soon after this event would end that much
+    # early (a 4 s run time ended at once in a Docker capacity step on
+    # 2026-12-01, before the warm-up's reset). Look at the clock now.
+    gevent.get_hub().loop.update_now()
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     global _warmup_timer
+    gevent.get_hub().loop.update_now()  # as in _fresh_clock: the warm-up's timer counts from now
     # The web UI shows no host when the target picks it, so the log of the
     # master and of every worker says where this test's load goes.
     logger.info("%s %s", protocol.LOG_STARTED, base_url(environment))

@@ -213,14 +213,18 @@ def test_bad_capacity_flags_name_the_flag(args: list[str], message: str) -> None
 
 # --- docs/results.md's capacity section ----------------------------------------------------------
 
-#: The capacity run docs/results.md quotes: the newest committed one.
+#: The capacity runs committed for the docs; docs/results.md quotes the newest.
 CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity.json"))
+RESULTS_MD = ROOT / "docs" / "results.md"
 
 
-def test_results_md_capacity_tables_are_the_report_s(tmp_path: Path) -> None:
+def test_results_md_has_a_capacity_section_exactly_when_a_run_is_committed() -> None:
+    assert ("## Capacity at a latency SLO" in RESULTS_MD.read_text()) == bool(CAPACITY_RUNS)
+
+
+@pytest.mark.parametrize("committed", CAPACITY_RUNS[-1:], ids=lambda path: path.name)
+def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: Path) -> None:
     """Every capacity table in results.md is the one labbench renders from the committed run, row for row."""
-    assert CAPACITY_RUNS, "no capacity run committed under docs/images"
-    committed = CAPACITY_RUNS[-1]
     results = Results.from_json(committed.read_text(), committed.name)
     assert results.finished and results.capacity
     folder = tmp_path / "run"
@@ -230,7 +234,7 @@ def test_results_md_capacity_tables_are_the_report_s(tmp_path: Path) -> None:
     report = {
         heading: rows for heading, rows in md_tables(md_path.read_text()).items() if heading.startswith("Capacity")
     }
-    text = (ROOT / "docs" / "results.md").read_text()
+    text = RESULTS_MD.read_text()
     assert f"`{results.run.id}`" in text and committed.name in text
     shown = md_tables(text)
     assert report and all(shown.get(heading) == rows for heading, rows in report.items()), sorted(report)
