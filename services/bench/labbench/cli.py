@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from labbench import BenchError, options, runner, timeline, timelinedata
-from labcore import matrix
+from labcore import matrix, userscenarios
 
 COMMANDS = ("run", "timeline", "compare", "report", "index")
 #: What ``labbench timeline`` bursts by default: waiting, and CPU work.
@@ -45,6 +45,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                 option.flag,
                 dest=option.name,
                 type=option.parse,
+                action="append" if option.repeat else "store",
                 default=argparse.SUPPRESS,
                 metavar=option.metavar,
                 help=option.help_text(),
@@ -63,7 +64,7 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, handler: Handler, **kwargs: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, **kwargs)
         parser.set_defaults(handler=handler, parser=parser)
         return parser
@@ -75,6 +76,8 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
         description="Run servers × scenarios × users × repetitions headless with Locust, one cell at a time, "
         "and write results.json, report.html and report.md in a new run folder.",
         epilog="Flags win over --config, which wins over the defaults. See docs/benchmarks.md.",
+        # Wide enough that the longest flag, --target-url NAME=URL, has its help beside it.
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=26),
     )
     if run_options:
         add_run_options(run)
@@ -152,9 +155,9 @@ def _values(flags: dict[str, Any], parser: argparse.ArgumentParser) -> dict[str,
     """Every run option's value: the flags, over the --config file's, over the defaults."""
     try:
         configured = options.read_config(flags["config"]) if "config" in flags else {}
+        return options.resolve(configured | flags)
     except options.ConfigError as error:
         parser.error(str(error))
-    return options.resolve(configured | flags)
 
 
 def settings(argv: list[str]) -> dict[str, Any]:
@@ -246,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             # Named by the command's own parser, so its usage is the one shown.
             args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
         return args.handler(args, args.parser)
-    except (BenchError, matrix.MatrixError) as error:
+    except (BenchError, matrix.MatrixError, userscenarios.ScenarioFileError) as error:
         print(f"labbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

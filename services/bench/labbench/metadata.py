@@ -18,7 +18,7 @@ from labbench import BenchError, locustrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
-from labcore.scenarios import SCENARIOS
+from labcore.scenarios import Scenario
 
 #: Where the lab's images record their digest at build time (services/core/image-digest).
 IMAGE_DIGEST = Path("/etc/lab-image-digest")
@@ -106,20 +106,29 @@ def record(run: Run, urls: dict[str, str]) -> None:
     )
 
 
-def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
-    """The plan's servers as compose.yaml labels them, and its scenarios with the run's work per request."""
+def describe(
+    plan: Plan, servers: list[matrix.Server], known: dict[str, Scenario]
+) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
+    """The plan's servers as compose.yaml labels them (its targets as unknown),
+    and its scenarios, from ``known``, with the run's work per request."""
     infos = {
         server.name: ServerInfo(
             model=server.model, slots=server.slots, description=server.description, docs=server.docs
         )
         for server in servers
+    } | {
+        name: ServerInfo(
+            model="unknown", slots=None, description="a target outside this Compose project (--target-url)", docs=url
+        )
+        for name, url in plan.targets.items()
     }
     scenarios = {
         name: ScenarioInfo(
-            user_class=SCENARIOS[name].user_class,
-            path=SCENARIOS[name].path,
-            kind=SCENARIOS[name].kind,
-            work_ms=SCENARIOS[name].work_ms(plan.io_ms, plan.cpu_ms),
+            user_class=known[name].user_class,
+            path=known[name].path,
+            kind=known[name].kind,
+            work_ms=known[name].work_ms(plan.io_ms, plan.cpu_ms),
+            method=known[name].method,
         )
         for name in plan.scenarios
     }

@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import yaml
 
 from labbench import faults
 from labbench.results import Plan
-from labcore import defaults, matrix
+from labcore import defaults, matrix, protocol, userscenarios
 from labcore.scenarios import CORE, SCENARIOS
 
 #: Where run folders go unless --output says otherwise (the bench image sets /lab/results).
@@ -87,6 +88,20 @@ def positive_ints(text: str) -> list[int]:
     return values
 
 
+def target_pair(text: str) -> tuple[str, str]:
+    """``NAME=URL``: a server outside this Compose project, by the name its cells carry."""
+    name, equals, url = text.partition("=")
+    name, url = name.strip(), url.strip().rstrip("/")
+    if not equals or not userscenarios.NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"expected NAME=URL with a lower-case NAME like staging, not {text!r}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL after {name}=, not {url!r}")
+    if name in matrix.addressable():
+        raise argparse.ArgumentTypeError(f"{name} is a server of compose.yaml; give the target another name")
+    return name, url
+
+
 def whole_number(text: str) -> int:
     try:
         return int(text)
@@ -120,6 +135,8 @@ class Option:
     metavar: str | None = None
     #: Whether a --config file may set it.
     in_config: bool = True
+    #: Whether the flag may be given more than once (its values make a list).
+    repeat: bool = False
 
     @property
     def flag(self) -> str:
@@ -161,7 +178,8 @@ OPTIONS: dict[str, Option] = {
             shown=lambda: f"all {len(matrix.names())} in compose.yaml", plan="servers", metavar="A,B",
         ),
         Option(
-            "scenarios", names(lambda: SCENARIOS), CORE, f"comma-separated, from {', '.join(SCENARIOS)}",
+            "scenarios", names(userscenarios.available), CORE,
+            f"comma-separated, from {', '.join(SCENARIOS)} and LAB_APP_SCENARIOS's, whose own are then the default",
             quick=["hello", "io"], plan="scenarios", metavar="A,B",
         ),
         Option(
@@ -218,6 +236,12 @@ OPTIONS: dict[str, Option] = {
         ),
         Option("native", None, False, "run the servers' commands on loopback instead of using Compose"),
         Option(
+            "target_url", target_pair, [],
+            "a server outside this Compose project to measure too, by name (repeatable); alone, it replaces "
+            f"--servers' default; its CPU and memory come from its {protocol.LAB_PREFIX}/usage, if it answers",
+            plan="targets", metavar="NAME=URL", repeat=True,
+        ),
+        Option(
             "resume", Path, None, "finish an interrupted run: only its missing cells run, every option from it",
             metavar="RUN", in_config=False,
         ),
@@ -254,6 +278,9 @@ def _config_value(option: Option, value: Any, path: Path, key: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false, not {value!r}")
         return value
+    if option.repeat:
+        items = value if isinstance(value, list) else [value]
+        return [_config_value(replace(option, repeat=False), item, path, key) for item in items]
     # Through the flag's own parser, so a value means the same in both places.
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     try:
@@ -266,6 +293,16 @@ def resolve(given: dict[str, Any]) -> dict[str, Any]:
     """Every option's value: ``given`` (flags over config), else the defaults."""
     quick = bool(given.get("quick"))
     values = {name: given[name] if name in given else option.default_for(quick) for name, option in OPTIONS.items()}
+    if "scenarios" not in given and userscenarios.user():
+        # The user's app: the built-in scenarios' endpoints are not its own.
+        values["scenarios"] = userscenarios.core()
+    targets: dict[str, str] = {}
+    for name, url in values["target_url"]:
+        if name in targets:
+            raise ConfigError(f"--target-url: {name} is given twice ({targets[name]} and {url})")
+        targets[name] = url
+    if targets and "servers" not in given:
+        values["servers"] = []
     if values["faults"] and "scenarios" not in given:
         # A fault run: the experiments alone, once each, unless asked otherwise.
         values["scenarios"] = []
@@ -275,7 +312,8 @@ def resolve(given: dict[str, Any]) -> dict[str, Any]:
 
 def plan_from(values: dict[str, Any]) -> Plan:
     """The run's plan from :func:`resolve`'s values."""
-    return Plan(**{option.plan: values[name] for name, option in OPTIONS.items() if option.plan})
+    fields = {option.plan: values[name] for name, option in OPTIONS.items() if option.plan}
+    return Plan(**fields | {"targets": dict(fields["targets"])})
 
 
 #: The full run's defaults and --quick's, by option (the computed ones, servers and seed, left out).

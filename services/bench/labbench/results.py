@@ -55,6 +55,13 @@ class Plan(Model):
     faults: list[str] = Field(default_factory=list)
     long_ms: int = defaults.LONG_MS
     soak_s: float = defaults.SOAK_S
+    #: Servers outside this Compose project (``--target-url``): name -> base URL.
+    targets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda targets: not targets)
+
+    @property
+    def measured(self) -> list[str]:
+        """Every server the run loads: compose.yaml's, then the targets."""
+        return [*self.servers, *self.targets]
 
 
 class ServerLimits(Model):
@@ -116,6 +123,8 @@ class ScenarioInfo(Model):
     path: str
     kind: str
     work_ms: int | None
+    # Left out of the file when GET: runs from before it existed read and write back alike.
+    method: str = Field(default="GET", exclude_if=lambda method: method == "GET")
 
 
 # --- cells ------------------------------------------------------------------------

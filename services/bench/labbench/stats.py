@@ -208,7 +208,9 @@ def _measure(cells: Sequence[Cell], ideal: float | None) -> dict[str, Any]:
 def _group_keys(results: Results) -> list[tuple[str, str, int]]:
     """Every group planned or measured: in the plan's order, then any the plan did not name."""
     plan = results.run.plan
-    keys = [(server, scenario, users) for scenario in plan.scenarios for server in plan.servers for users in plan.users]
+    keys = [
+        (server, scenario, users) for scenario in plan.scenarios for server in plan.measured for users in plan.users
+    ]
     seen = set(keys)
     for cell in results.cells:
         key = cell.group
@@ -235,7 +237,8 @@ def summarize(results: Results) -> list[Row]:
         kind, work_ms = (spec.kind, spec.work_ms) if spec else ("baseline", None)
         info = results.servers.get(server)
         slots = info.slots if info else None
-        ideal = ideal_rps(kind, work_ms, users, slots, cpus)
+        # A target's slots and CPUs are not the lab's to know.
+        ideal = None if server in results.run.plan.targets else ideal_rps(kind, work_ms, users, slots, cpus)
         rows.append(
             Row(
                 server=server,

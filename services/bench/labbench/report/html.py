@@ -193,7 +193,7 @@ def _versions(results: Results) -> list[tuple[str, str, str]]:
 def _shape(results: Results) -> str:
     plan = results.run.plan
     shape = (
-        f"{len(plan.servers)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
+        f"{len(plan.measured)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
         f"{len(plan.users)} user counts {TIMES} {plan.repetitions} repetitions"
     )
     if plan.faults:
@@ -203,7 +203,7 @@ def _shape(results: Results) -> str:
 
 def render_html(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
-    colours = run_colours(rows, results.run.plan.servers)
+    colours = run_colours(rows, results.run.plan.measured)
     fault_sections = _faults(results, colours)
     nav = [("warnings", "Warnings"), *((f"scenario-{name}", name) for name in scenarios)]
     nav += [(f"fault-{section.name}", f"fault: {section.name}") for section in fault_sections]
