@@ -179,7 +179,7 @@ OPTIONS: dict[str, Option] = {
         ),
         Option(
             "scenarios", names(userscenarios.available), CORE,
-            f"comma-separated, from {', '.join(SCENARIOS)} and LAB_APP_SCENARIOS's, whose own are then the default",
+            f"comma-separated, from {', '.join(SCENARIOS)}, and a LAB_APP_SCENARIOS file's (then the default)",
             quick=["hello", "io"], plan="scenarios", metavar="A,B",
         ),
         Option(
