@@ -19,6 +19,9 @@ Choosing what to run:
   headless, ``--target`` names a server of compose.yaml and sends the load
   to ``http://<target>:8000``. A host given explicitly (``--host``) wins,
   which is how tests and native runs point Locust at loopback.
+* the user's own scenarios: ``LAB_APP_SCENARIOS`` (or ``lab-scenarios.yaml``
+  in ``LAB_APP_DIR``) adds a User class per scenario of that file
+  (labcore.userscenarios), e.g. ``AddItem`` for ``add-item``.
 * the work per request: ``--io-ms`` (``/io``, ``/upstream``, ``/async-io``)
   and ``--cpu-ms`` (``/cpu``); ``/mixed`` takes both.
 * ``--warmup S``: statistics are reset S seconds into the test, so that they
@@ -60,8 +63,8 @@ from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import weblogin  # noqa: F401  (the web UI's optional login: docs/safety.md)
 import webui
-from labcore import defaults, matrix, protocol
-from labcore.scenarios import SCENARIOS, Scenario
+from labcore import defaults, matrix, protocol, userscenarios
+from labcore.scenarios import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -305,9 +308,35 @@ def task_for(scenario: Scenario) -> Task:
             if (problem := scenario.check(response.text or "", user.io_ms, user.cpu_ms)) is not None:
                 response.failure(problem)
 
+    def user_task(user: LabUser) -> None:
+        # A user's scenario says which status is right, a 404 included: the
+        # status decides, not Locust's rule that 4xx/5xx fail.
+        with user.client.request(
+            scenario.method,
+            scenario.path,
+            json=scenario.json_body,
+            headers=dict(scenario.headers) or None,
+            catch_response=True,
+        ) as response:
+            problem = scenario.verify_status(response.status_code) or scenario.verify(response.text or "", None)
+            if problem is None:
+                response.success()
+            else:
+                response.failure(problem)
+
+    if scenario.kind == "user":
+        user_task.__name__ = scenario.name
+        return user_task
+
     task.__name__ = scenario.name
     return task
 
+
+try:
+    SCENARIOS = userscenarios.available()
+except userscenarios.ScenarioFileError as error:
+    # Locust shows this line rather than a traceback from inside its import.
+    raise SystemExit(f"locustfile: {error}") from None
 
 # One task per single request, shared by its own scenario and the mix.
 _TASKS = {name: task_for(scenario) for name, scenario in SCENARIOS.items() if not scenario.mix}
@@ -317,9 +346,22 @@ def _user_class(scenario: Scenario) -> type[LabUser]:
     tasks: list[Task] | dict[Task, int] = (
         {_TASKS[name]: weight for name, weight in scenario.mix} if scenario.mix else [_TASKS[scenario.name]]
     )
-    body = {"scenario": scenario, "tasks": tasks, "__module__": __name__, "__doc__": f"GET {scenario.path}"}
+    body = {
+        "scenario": scenario,
+        "tasks": tasks,
+        "__module__": __name__,
+        "__doc__": f"{scenario.method} {scenario.path}",
+    }
     return types.new_class(scenario.user_class, (LabUser,), exec_body=lambda namespace: namespace.update(body))
 
+
+# A user's scenario named like one of this module's names (``lab-user``)
+# would replace it.
+if taken := sorted({scenario.user_class for scenario in SCENARIOS.values()} & set(globals())):
+    raise SystemExit(
+        f"locustfile: {userscenarios.scenarios_file()}: the User class {', '.join(taken)} is a name "
+        "the locustfile already uses; rename that scenario"
+    )
 
 # Locust finds User classes among this module's globals: one per scenario.
 globals().update({scenario.user_class: _user_class(scenario) for scenario in SCENARIOS.values()})

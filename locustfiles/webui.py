@@ -29,11 +29,18 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from locust import events
 from locust.env import Environment
 
-from labcore import matrix
+from labcore import matrix, userscenarios
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: The scenario ticked when the page opens: blocking I/O, where the models differ most.
 FIRST_SCENARIO = "Io"
+
+
+def first_scenario() -> str:
+    """The class ticked when the page opens: with a scenarios file of the
+    user's app, its first scenario (the lab's endpoints are not that app's)."""
+    mine = userscenarios.user()
+    return next(iter(mine.values())).user_class if mine else FIRST_SCENARIO
 
 
 def page_settings(template_args: dict[str, Any], servers: list[matrix.Server], default: str) -> dict[str, Any]:
@@ -55,7 +62,7 @@ def page_settings(template_args: dict[str, Any], servers: list[matrix.Server], d
             for server in servers
         ],
         "chosen": chosen,
-        "first_scenario": FIRST_SCENARIO if FIRST_SCENARIO in classes else "",
+        "first_scenario": first if (first := first_scenario()) in classes else "",
     }
 
 

@@ -48,6 +48,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "output": ("out", Path("out")),
     "quick": (True, True),
     "native": (True, True),
+    "target_url": (["a=http://h:1"], [("a", "http://h:1")]),
 }
 
 
@@ -55,7 +56,7 @@ def help_text(*argv: str) -> str:
     """``labbench ARGV --help`` as a user sees it, on a terminal wide enough not to wrap."""
     result = subprocess.run(
         [sys.executable, "-m", "labbench", *argv, "--help"],
-        env=os.environ | {"COLUMNS": "250"},
+        env=os.environ | {"COLUMNS": "400"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from labbench import cli, locustrun, metadata
+from labbench.bounds import ideal_rps
 from labbench.crossover import crossover_map
 from labbench.report import crossovermap, render_html, render_markdown
 from labbench.report.format import server_colours
 from labbench.results import Plan
-from labbench.stats import ideal_rps, summarize
+from labbench.stats import summarize
 from labcore import defaults, protocol
 from labcore.scenarios import SCENARIOS, SPLITS, resolve, split_name, split_of, splits
 from tests.support import bench_fixtures, crossover_fixtures

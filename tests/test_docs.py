@@ -221,13 +221,13 @@ def test_the_example_is_a_locust_target(example: Example, compose_copy: Path) ->
 
 PLAN = """
 import json, sys
-from labcore import matrix
+from labcore import matrix, scenarios
 from labbench import cli, metadata, options
 
 name = sys.argv[1]
 chosen = options.plan_from(cli.settings(["--servers", name]))
 default = options.plan_from(cli.settings([]))
-servers, _ = metadata.describe(default, [matrix.get(server) for server in default.servers])
+servers, _ = metadata.describe(default, [matrix.get(server) for server in default.servers], scenarios.SCENARIOS)
 servers = {server: info.to_dict() for server, info in servers.items()}
 print(json.dumps({"chosen": chosen.servers, "default": default.servers, "servers": servers}))
 """

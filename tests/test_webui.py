@@ -8,6 +8,7 @@ browser test (tests/test_locust_ui.py) sees the same page rendered.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from labbench import native
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support import ROOT
 
 pytestmark = pytest.mark.native
@@ -38,12 +39,27 @@ def _get(url: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Locust master as compose.yaml starts it, its web UI on a free loopback port."""
+    yield from _master(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def own_app_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same, with the scenarios file of an app of the user's own."""
+    yield from _master(tmp_path_factory, {protocol.APP_DIR_ENV: str(ROOT / "tests" / "fixtures" / "ownapp")})
+
+
+def _master(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[str]:
     port = native.free_port()
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--master", "--class-picker"]
     argv += ["--users", "32", "--spawn-rate", "32", "--web-host", "127.0.0.1", "--web-port", str(port)]
     argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(native.free_port())]
     process = subprocess.Popen(
-        argv, cwd=tmp_path_factory.mktemp("master"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        argv,
+        cwd=tmp_path_factory.mktemp("master"),
+        env=os.environ | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,6 +110,13 @@ def test_the_server_list_offers_every_server_with_its_address(master: str) -> No
     assert lab["first_scenario"] == "Io"
     # The script that reads these settings is in the page, whole.
     assert "function labForm(lab)" in _get(master)[1]
+
+
+def test_with_a_scenarios_file_the_page_ticks_the_app_s_first_scenario(own_app_master: str) -> None:
+    page = _get(own_app_master)[1]
+    assert _lab_settings(page)["first_scenario"] == "Home"
+    classes = _template_args(page)["available_user_classes"]
+    assert {"Home", "Add", "Token", "Missing", "AppMix", "Io"} <= set(classes), classes
 
 
 def test_target_is_no_longer_a_second_choice_in_the_form(master: str) -> None:

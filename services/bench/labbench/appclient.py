@@ -111,6 +111,11 @@ class AppClient:
         """Whether ``/`` answers 200 within ALIVE_TIMEOUT_S: the server is up and serving."""
         return self.request("/", timeout=ALIVE_TIMEOUT_S).ok
 
+    def responds(self) -> bool:
+        """Whether ``/`` answers any HTTP status within ALIVE_TIMEOUT_S: for an app
+        that is not the lab's, whose ``/`` may well be a 404 or a redirect."""
+        return self.request("/", timeout=ALIVE_TIMEOUT_S).result.isdigit()
+
     # --- requests that do something: what came back, or why nothing did ---------------
 
     def request(self, path: str, method: str = "GET", timeout: float | None = None) -> Outcome:

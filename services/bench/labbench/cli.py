@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from labbench import BenchError, options, runner, timeline, timelinedata
-from labcore import matrix
+from labbench.valueparsers import names, number
+from labcore import matrix, userscenarios
 
 COMMANDS = ("run", "capacity", "timeline", "compare", "report", "index")
 #: What ``labbench timeline`` bursts by default: waiting, and CPU work.
@@ -46,6 +47,7 @@ def add_run_options(parser: argparse.ArgumentParser, table: dict[str, options.Op
                 option.flag,
                 dest=option.name,
                 type=option.parse,
+                action="append" if option.repeat else "store",
                 default=argparse.SUPPRESS,
                 metavar=option.metavar,
                 help=option.help_text(),
@@ -64,7 +66,7 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, handler: Handler, **kwargs: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, **kwargs)
         parser.set_defaults(handler=handler, parser=parser)
         return parser
@@ -76,6 +78,8 @@ def build_parser(run_options: bool = True) -> argparse.ArgumentParser:
         description="Run servers × scenarios × users × repetitions headless with Locust, one cell at a time, "
         "and write results.json, report.html and report.md in a new run folder.",
         epilog="Flags win over --config, which wins over the defaults. See docs/benchmarks.md.",
+        # Wide enough that the longest flag, --target-url NAME=URL, has its help beside it.
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=26),
     )
     capacity = command(
         "capacity",
@@ -129,18 +133,18 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     """``labbench timeline``'s flags, each with its default in its help."""
     defaults = timeline.Settings(scenarios=list(TIMELINE_SCENARIOS))
     flags: list[tuple[str, Callable[[str], Any] | None, Any, str, str | None]] = [
-        ("--servers", options.names(matrix.addressable), None, "comma-separated servers (default: all in compose.yaml)",
+        ("--servers", names(matrix.addressable), None, "comma-separated servers (default: all in compose.yaml)",
          "A,B"),
-        ("--scenarios", options.names(lambda: timelinedata.SCENARIOS), defaults.scenarios,
+        ("--scenarios", names(lambda: timelinedata.SCENARIOS), defaults.scenarios,
          f"comma-separated, from {', '.join(timelinedata.SCENARIOS)} (default: {','.join(defaults.scenarios)})",
          "A,B"),
-        ("--requests", options.number(1, int, MAX_REQUESTS), defaults.requests,
+        ("--requests", number(1, int, MAX_REQUESTS), defaults.requests,
          f"concurrent requests per burst, at most {MAX_REQUESTS} (default: {defaults.requests})", "N"),
-        ("--io-ms", options.number(1, int, MAX_WORK_MS), defaults.io_ms,
+        ("--io-ms", number(1, int, MAX_WORK_MS), defaults.io_ms,
          f"sleep per io, upstream and async-io request, in ms (default: {defaults.io_ms})", "MS"),
-        ("--cpu-ms", options.number(1, int, MAX_WORK_MS), defaults.cpu_ms,
+        ("--cpu-ms", number(1, int, MAX_WORK_MS), defaults.cpu_ms,
          f"CPU time per cpu request, in ms (default: {defaults.cpu_ms})", "MS"),
-        ("--timeout", options.number(1, float, 600), defaults.timeout_s,
+        ("--timeout", number(1, float, 600), defaults.timeout_s,
          f"seconds each request may take before it is recorded as failed (default: {defaults.timeout_s:g})", "S"),
         ("--output", Path, options.DEFAULT_OUTPUT,
          f"folder that receives the run's folder (default: {options.DEFAULT_OUTPUT})", "DIR"),
@@ -278,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             # Named by the command's own parser, so its usage is the one shown.
             args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
         return args.handler(args, args.parser)
-    except (BenchError, matrix.MatrixError) as error:
+    except (BenchError, matrix.MatrixError, userscenarios.ScenarioFileError) as error:
         print(f"labbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Placement, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
-from labcore.scenarios import resolve
+from labcore.scenarios import Scenario, resolve
 
 #: Where the lab's images record their digest at build time (services/core/image-digest).
 IMAGE_DIGEST = Path("/etc/lab-image-digest")
@@ -128,20 +128,29 @@ def record(run: Run, urls: dict[str, str]) -> None:
         run.wrk_command = wrkrun.template(plan.locust_processes, plan.duration_s)
 
 
-def describe(plan: Plan, servers: list[matrix.Server]) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
-    """The plan's servers as compose.yaml labels them, and its scenarios with the run's work per request."""
+def describe(
+    plan: Plan, servers: list[matrix.Server], known: dict[str, Scenario]
+) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
+    """The plan's servers as compose.yaml labels them (its targets as unknown),
+    and its scenarios, from ``known``, with the run's work per request."""
     infos = {
         server.name: ServerInfo(
             model=server.model, slots=server.slots, description=server.description, docs=server.docs
         )
         for server in servers
+    } | {
+        name: ServerInfo(
+            model="unknown", slots=None, description="a target outside this Compose project (--target-url)", docs=url
+        )
+        for name, url in plan.targets.items()
     }
-    return infos, {name: scenario_info(name, plan) for name in plan.scenarios}
+    return infos, {name: scenario_info(name, plan, known) for name in plan.scenarios}
 
 
-def scenario_info(name: str, plan: Plan) -> ScenarioInfo:
-    """A scenario of the plan with its work per request (a crossover split with its own)."""
-    scenario, io_ms, cpu_ms = resolve(name, plan.io_ms, plan.cpu_ms)
+def scenario_info(name: str, plan: Plan, known: dict[str, Scenario]) -> ScenarioInfo:
+    """A scenario of the plan, from ``known`` (the lab's and the user's), with its work
+    per request (a crossover split with its own)."""
+    scenario, io_ms, cpu_ms = (known[name], plan.io_ms, plan.cpu_ms) if name in known else resolve(name)
     mixed = scenario.kind == "mixed"
     return ScenarioInfo(
         user_class=scenario.user_class,
@@ -150,4 +159,5 @@ def scenario_info(name: str, plan: Plan) -> ScenarioInfo:
         work_ms=scenario.work_ms(io_ms, cpu_ms),
         io_ms=io_ms if mixed else None,
         cpu_ms=cpu_ms if mixed else None,
+        method=scenario.method,
     )

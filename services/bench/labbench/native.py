@@ -17,13 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
 from labbench.appclient import AppClient
-from labcore import matrix
+from labcore import matrix, protocol
 
 
 class ServerFailed(RuntimeError):
@@ -48,6 +48,11 @@ def _environment(server: matrix.Server, upstream_url: str | None, extra: dict[st
     if upstream_url:
         env["LAB_UPSTREAM_URL"] = upstream_url
     return env
+
+
+def serves_own_app(env: Mapping[str, str]) -> bool:
+    """Whether servers started with ``env`` serve the user's app (LAB_APP_MODULE), not the lab's."""
+    return bool(env.get(protocol.APP_MODULE_ENV))
 
 
 def _stop(process: subprocess.Popen, grace: float) -> None:
@@ -84,6 +89,7 @@ def serve(
     url = f"http://127.0.0.1:{port}"
     extra = env or {}
     argv = server.argv("127.0.0.1", port, dict(os.environ) | extra)
+    own_app = serves_own_app(dict(os.environ) | extra)
     with contextlib.ExitStack() as stack:
         if log is None:
             log = stack.enter_context(tempfile.TemporaryFile("w+"))
@@ -98,7 +104,7 @@ def serve(
         )
         try:
             deadline = time.monotonic() + startup_timeout
-            while not AppClient(url).alive():
+            while not (AppClient(url).responds() if own_app else AppClient(url).alive()):
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     state = f"exited with {process.returncode}" if process.poll() is not None else "did not answer"

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ import yaml
 from labbench import faults
 from labbench.capacitymodels import CapacitySettings
 from labbench.results import Plan
-from labcore import defaults, matrix
+from labbench.valueparsers import choice, fault_names, names, number, positive_ints, target_pair, whole_number
+from labcore import defaults, matrix, protocol, userscenarios
 from labcore.scenarios import CORE, SCENARIOS, SPLITS
 
 #: The load generators a run may use (labbench.locustrun, labbench.wrkrun).
@@ -39,75 +40,6 @@ DEFAULT_OUTPUT = Path(os.environ.get("LAB_RESULTS", "results"))
 
 class ConfigError(Exception):
     """The --config file cannot be read or holds something no option takes."""
-
-
-# --- value parsers: each raises ArgumentTypeError, which argparse shows after the flag -------
-
-
-def names(known: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
-    """A comma-separated list of names from ``known()`` (asked only when parsing)."""
-
-    def parse(text: str) -> list[str]:
-        choices = list(known())
-        chosen = [name.strip() for name in text.split(",") if name.strip()]
-        unknown = [name for name in chosen if name not in choices]
-        if unknown or not chosen:
-            raise argparse.ArgumentTypeError(
-                f"unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(choices)}"
-            )
-        return chosen
-
-    return parse
-
-
-def fault_names(text: str) -> list[str]:
-    named = names(lambda: [*faults.FAULTS, "all"])(text)
-    # "all" stands for every fault but the soak, in their own order.
-    return list(dict.fromkeys(name for item in named for name in (faults.ALL if item == "all" else [item])))
-
-
-def number(minimum: float, kind: type = float, maximum: float | None = None) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text!r}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum:g}, not {text!r}")
-        return value
-
-    return parse
-
-
-def positive_ints(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, not {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"every value must be at least 1, not {text!r}")
-    return values
-
-
-def choice(choices: Iterable[str]) -> Callable[[str], str]:
-    """One of ``choices``."""
-    allowed = list(choices)
-
-    def parse(text: str) -> str:
-        if text not in allowed:
-            raise argparse.ArgumentTypeError(f"unknown {text!r}; choose from {', '.join(allowed)}")
-        return text
-
-    return parse
-
-
-def whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -136,6 +68,8 @@ class Option:
     metavar: str | None = None
     #: Whether a --config file may set it.
     in_config: bool = True
+    #: Whether the flag may be given more than once (its values make a list).
+    repeat: bool = False
 
     @property
     def flag(self) -> str:
@@ -177,8 +111,9 @@ OPTIONS: dict[str, Option] = {
             shown=lambda: f"all {len(matrix.names())} in compose.yaml", plan="servers", metavar="A,B",
         ),
         Option(
-            "scenarios", names(lambda: [*SCENARIOS, *SPLITS]), CORE,
-            f"comma-separated, from {', '.join(SCENARIOS)} and the crossover splits {SPLITS[0]} … {SPLITS[-1]}",
+            "scenarios", names(lambda: [*userscenarios.available(), *SPLITS]), CORE,
+            f"comma-separated, from {', '.join(SCENARIOS)}, the crossover splits {SPLITS[0]} … {SPLITS[-1]}, "
+            "and a LAB_APP_SCENARIOS file's (then the default)",
             quick=["hello", "io"], plan="scenarios", metavar="A,B",
         ),
         Option(
@@ -254,6 +189,12 @@ OPTIONS: dict[str, Option] = {
         ),
         Option("native", None, False, "run the servers' commands on loopback instead of using Compose"),
         Option(
+            "target_url", target_pair, [],
+            "a server outside this Compose project to measure too, by name (repeatable); alone, it replaces "
+            f"--servers' default; its CPU and memory come from its {protocol.LAB_PREFIX}/usage, if it answers",
+            plan="targets", metavar="NAME=URL", repeat=True,
+        ),
+        Option(
             "resume", Path, None, "finish an interrupted run: only its missing cells run, every option from it",
             metavar="RUN", in_config=False,
         ),
@@ -327,6 +268,9 @@ def _config_value(option: Option, value: Any, path: Path, key: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"--config: {path}: {key} must be true or false, not {value!r}")
         return value
+    if option.repeat:
+        items = value if isinstance(value, list) else [value]
+        return [_config_value(replace(option, repeat=False), item, path, key) for item in items]
     # Through the flag's own parser, so a value means the same in both places.
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     try:
@@ -341,6 +285,16 @@ def resolve(given: dict[str, Any], table: dict[str, Option] = OPTIONS) -> dict[s
     values = {name: given[name] if name in given else option.default_for(quick) for name, option in table.items()}
     if table is not OPTIONS:
         return values
+    if "scenarios" not in given and userscenarios.user():
+        # The user's app: the built-in scenarios' endpoints are not its own.
+        values["scenarios"] = userscenarios.core()
+    targets: dict[str, str] = {}
+    for name, url in values["target_url"]:
+        if name in targets:
+            raise ConfigError(f"--target-url: {name} is given twice ({targets[name]} and {url})")
+        targets[name] = url
+    if targets and "servers" not in given:
+        values["servers"] = []
     if values["faults"] and "scenarios" not in given:
         # A fault run: the experiments alone, once each, unless asked otherwise.
         values["scenarios"] = []
@@ -359,7 +313,8 @@ def check(values: dict[str, Any]) -> None:
 
 def plan_from(values: dict[str, Any]) -> Plan:
     """The run's plan from :func:`resolve`'s values."""
-    return Plan(**{option.plan: values[name] for name, option in OPTIONS.items() if option.plan})
+    fields = {option.plan: values[name] for name, option in OPTIONS.items() if option.plan}
+    return Plan(**fields | {"targets": dict(fields["targets"])})
 
 
 def capacity_plan(values: dict[str, Any]) -> Plan:

@@ -81,7 +81,7 @@ def run_order(plan: Plan) -> list[Key]:
     order: list[Key] = []
     for repetition in range(1, plan.repetitions + 1):
         round_ = [
-            CellKey(s, sc, u, repetition) for s, sc, u in itertools.product(plan.servers, plan.scenarios, plan.users)
+            CellKey(s, sc, u, repetition) for s, sc, u in itertools.product(plan.measured, plan.scenarios, plan.users)
         ]
         rng.shuffle(round_)
         for key in round_:
@@ -90,7 +90,7 @@ def run_order(plan: Plan) -> list[Key]:
                 rng.shuffle(pair)
             order += [replace(key, engine=engine) for engine in pair]
     for repetition in range(1, plan.repetitions + 1):
-        faults_round = [FaultKey(s, f, repetition) for s, f in itertools.product(plan.servers, plan.faults)]
+        faults_round = [FaultKey(s, f, repetition) for s, f in itertools.product(plan.measured, plan.faults)]
         rng.shuffle(faults_round)
         order += faults_round
     return order

@@ -57,6 +57,13 @@ class Plan(Model):
     #: Set in a ``labbench capacity`` run, whose ``users`` is empty: each step sizes its own.
     capacity: CapacitySettings | None = None
     crossover: bool = False  # --crossover: its scenarios are splits of /mixed
+    #: Servers outside this Compose project (``--target-url``): name -> base URL.
+    targets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda targets: not targets)
+
+    @property
+    def measured(self) -> list[str]:
+        """Every server the run loads: compose.yaml's, then the targets."""
+        return [*self.servers, *self.targets]
 
 
 class ServerLimits(Model):
@@ -133,6 +140,9 @@ class ScenarioInfo(Model):
     def _parts_only_when_mixed(self, handler: Handler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         return {key: value for key, value in data.items() if value is not None or key not in ("io_ms", "cpu_ms")}
+
+    # Left out of the file when GET: runs from before it existed read and write back alike.
+    method: str = Field(default="GET", exclude_if=lambda method: method == "GET")
 
 
 # --- cells ------------------------------------------------------------------------

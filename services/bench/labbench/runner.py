@@ -33,8 +33,7 @@ from labbench.plan import CellKey, FaultKey, done, expected_seconds, run_order, 
 from labbench.progress import Progressing
 from labbench.results import Cell, FaultCell, Plan, Results, Run, load_results, save
 from labbench.targets import ComposeTargets, NativeTargets, Targets
-from labcore import defaults, matrix
-from labcore.scenarios import resolve
+from labcore import defaults, matrix, protocol, userscenarios
 
 Tick = Callable[[float], None]
 
@@ -110,7 +109,7 @@ def classify_cell(cell: Cell, server: matrix.Server, cpu_limit: float | None) ->
         cpu_limit=cpu_limit,
         in_service=None if cell.rps is None or mean_ms is None else cell.rps * mean_ms / 1000,
         slots=slots,
-        io_bound=resolve(cell.scenario)[0].kind == "io",
+        io_bound=userscenarios.resolve(cell.scenario)[0].kind == "io",
         loadgen_cpu=cell.loadgen_cpu,
         host_busy=cell.host_cpu_busy,
         crosscheck=cell.crosscheck,
@@ -133,7 +132,8 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
     except wrkrun.WrkFailed as error:
         return cell("wrk-error", str(error))
     # A server that died keeps what was measured before it stopped answering.
-    died = m.usage_after is None or not targets.answers(key.server)
+    # (An app without the lab's /usage never answered it: only its own answer counts.)
+    died = (m.usage_before is not None and m.usage_after is None) or not targets.answers(key.server)
     before, after = m.usage_before or {}, m.usage_after or {}
     measured = cell(
         "server-died" if died else "ok",
@@ -164,7 +164,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
 def _measure(key: CellKey, plan: Plan, url: str, prefix: Path, on_tick: Tick) -> Measurement:
     """The cell's load, by its engine; the same warm-up, window and work per request for either."""
     # A crossover split carries its own work; every other scenario the plan's.
-    scenario, io_ms, cpu_ms = resolve(key.scenario, plan.io_ms, plan.cpu_ms)
+    scenario, io_ms, cpu_ms = userscenarios.resolve(key.scenario, plan.io_ms, plan.cpu_ms)
     if key.engine == "wrk":
         wrk_load = wrkrun.Load(
             scenario, key.users, plan.warmup_s, plan.duration_s, plan.locust_processes, io_ms, cpu_ms
@@ -219,6 +219,8 @@ def run_fault_cell(key: FaultKey, order: int, plan: Plan, targets: Targets, fold
         head = {"order": order, "status": status, "error": error, "started_at": started, "raw": f"raw/{key.slug}"}
         return FaultCell(**asdict(key), users=faults.USERS, **head | seen)
 
+    if key.server in plan.targets:
+        return cell("not-applicable", "a target outside this Compose project: the lab injects no faults there")
     if (reason := _not_applicable(targets.servers[key.server], key.fault)) is not None:
         return cell("not-applicable", reason)
     if (reason := _unavailable(key.server, targets)) is not None:
@@ -267,14 +269,21 @@ def execute(plan: Plan, folder: Path, results: Results, targets_class: type[Targ
         servers = [matrix.get(name) for name in plan.servers]
     except matrix.MatrixError as error:
         raise BenchError(str(error)) from None
+    known = userscenarios.available()
+    if missing := [name for name in plan.scenarios if name not in known]:
+        # A resumed run of the user's scenarios, without the file that defined them.
+        raise BenchError(
+            f"no scenario {', '.join(missing)} here: set {protocol.APP_SCENARIOS_ENV} to the file that defines it"
+        )
     order = run_order(plan)
     finished = done(results)
     expected = [expected_seconds(key, plan) for key in order]
     (folder / "raw").mkdir(exist_ok=True)
     with targets_class(servers) as targets:
+        targets.add_external(plan.targets)
         if results.run.machine is None:  # a resumed run keeps what it first recorded
             metadata.record(results.run, targets.urls)
-        results.servers, results.scenarios = metadata.describe(plan, servers)
+        results.servers, results.scenarios = metadata.describe(plan, servers, known)
         save(folder, results)
         with Progressing(expected) as progress:
             for index, key in enumerate(order, 1):

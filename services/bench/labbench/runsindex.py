@@ -54,7 +54,7 @@ class Entry:
             return ""
         plan = self.results.run.plan
         parts = [
-            f"{len(plan.servers)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
+            f"{len(plan.measured)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
             f"{len(plan.users)} user counts {TIMES} {plan.repetitions} repetitions"
         ]
         if plan.faults:

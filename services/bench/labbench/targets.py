@@ -33,6 +33,8 @@ class Targets:
         self.urls: dict[str, str] = {}
         #: Why a server could not be started or reached, by name: its cells record it.
         self.startup_errors: dict[str, str] = {}
+        #: Servers outside this Compose project (--target-url), which need not be the lab's app.
+        self.external: set[str] = set()
 
     def __enter__(self) -> Targets:
         return self
@@ -43,8 +45,24 @@ class Targets:
     def client(self, name: str) -> AppClient:
         return AppClient(self.urls[name])
 
+    def add_external(self, targets: dict[str, str]) -> None:
+        """Measure these servers too (name -> URL); one that does not answer is recorded as such."""
+        self.external |= set(targets)
+        self.urls |= targets
+        for name, url in targets.items():
+            if not self.answers(name):
+                self.startup_errors[name] = f"the target {url} did not answer"
+
     def answers(self, name: str) -> bool:
-        return name in self.urls and self.client(name).usage() is not None
+        if name not in self.urls:
+            return False
+        client = self.client(name)
+        if client.usage() is not None:
+            return True
+        # An app that is not the lab's (a target, or the user's app through
+        # LAB_APP_MODULE) may have no /usage: any HTTP answer at /, a 404
+        # included, says it is up.
+        return (name in self.external or native.serves_own_app(os.environ)) and client.responds()
 
     def terminator(self, name: str) -> Callable[[], str] | None:
         """A way to send ``name`` SIGTERM from outside, if this runner has one.
@@ -75,7 +93,7 @@ class ComposeTargets(Targets):
         else:
             self.urls = {name: server.compose_url for name, server in self.servers.items()}
         down = [name for name in self.urls if not self.answers(name)]
-        if len(down) == len(self.urls):
+        if down and len(down) == len(self.urls):
             raise BenchError(
                 f"no server answers ({', '.join(down)}): start the lab first with `docker compose up -d --wait`"
             )
@@ -109,10 +127,15 @@ class NativeTargets(Targets):
         self._running: dict[str, contextlib.ExitStack] = {}
         cpus = os.sched_getaffinity(0)
         self.server_cpus = {min(cpus)} if len(cpus) > 1 else None
+        if not self.servers:
+            return self  # only targets outside the lab: nothing to start
         try:
             try:
+                # The upstream is the lab's own app, whatever app the servers serve.
                 self.upstream = self._stack.enter_context(
-                    native.serve(matrix.load(role="upstream")[0], cpus=self.server_cpus)
+                    native.serve(
+                        matrix.load(role="upstream")[0], cpus=self.server_cpus, env={protocol.APP_MODULE_ENV: ""}
+                    )
                 )
             except native.ServerFailed as error:
                 raise BenchError(f"the upstream service (what /upstream calls) did not start: {error}") from None

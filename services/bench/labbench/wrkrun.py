@@ -28,7 +28,8 @@ from labbench import BenchError, bottleneck
 from labbench.appclient import AppClient
 from labbench.locustrun import Measurement
 from labbench.results import Latency
-from labcore.scenarios import SCENARIOS, Scenario
+from labcore import userscenarios
+from labcore.scenarios import Scenario
 
 #: The environment wrk.lua reads (its header says what each holds).
 ENV_STATUS, ENV_MODE, ENV_EXPECT, ENV_OUT = "LAB_WRK_STATUS", "LAB_WRK_MODE", "LAB_WRK_EXPECT", "LAB_WRK_OUT"
@@ -45,8 +46,12 @@ class WrkFailed(RuntimeError):
 
 def unsupported(scenario: str) -> str | None:
     """Why wrk cannot run ``scenario``; None if it can."""
-    if SCENARIOS[scenario].mix:
+    spec = userscenarios.resolve(scenario)[0]
+    if spec.mix:
         return f"scenario {scenario} mixes several requests by weight, which only Locust's engine sends"
+    if spec.kind in ("user", "mixed"):
+        # wrk.lua checks the lab's fixed answers; these carry their own checks.
+        return f"scenario {scenario} is checked by rules only the locustfile applies (kind {spec.kind})"
     return None
 
 

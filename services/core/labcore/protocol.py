@@ -8,6 +8,10 @@ from __future__ import annotations
 
 # --- the app's instruments (services/app/flasklab/views.py, faults.py) ---------
 
+#: The prefix reserved for the lab's own endpoints around any app (issue 12):
+#: a target outside the lab answers ``LAB_PREFIX + "/usage"`` when it is wrapped.
+LAB_PREFIX = "/_lab"
+
 #: CPU seconds and memory of the server (its cgroup, or natively its process group).
 USAGE = "/usage"
 #: The detected concurrency model and the server's process census.
@@ -29,6 +33,17 @@ PROXY_FIX_ENV = "LAB_PROXY_FIX"
 #: record (where and when the server ran it) back in the same response header,
 #: as JSON; the body stays exactly what the scenario verifies.
 TIMELINE_HEADER = "X-Lab-Timeline"
+
+# --- the user's own app (docs/own-app.md) ----------------------------------------
+
+#: A folder with the user's app; its ``APP_SCENARIOS_FILE`` is the default scenarios file.
+APP_DIR_ENV = "LAB_APP_DIR"
+#: The user's WSGI callable as ``module:name`` or ``module:factory()``.
+APP_MODULE_ENV = "LAB_APP_MODULE"
+#: A YAML file of the user's scenarios (labcore.userscenarios).
+APP_SCENARIOS_ENV = "LAB_APP_SCENARIOS"
+#: The scenarios file's name inside ``LAB_APP_DIR``.
+APP_SCENARIOS_FILE = "lab-scenarios.yaml"
 
 # --- the locustfile's milestones in Locust's log --------------------------------
 

@@ -23,8 +23,11 @@ User class     scenario      request                   a success is
 Kinds: ``baseline`` (no measured work: the server's own overhead), ``io``
 (the request waits ``io_ms``: the server's slots bound it), ``cpu`` (it burns
 ``cpu_ms`` of CPU: the CPU limit bounds it), ``mixed`` (one request waits
-``io_ms`` then burns ``cpu_ms``: both bound it) and ``mix`` (several
-requests, weighted). ``io`` and ``cpu`` requests take their work as ``?ms=``.
+``io_ms`` then burns ``cpu_ms``: both bound it), ``mix`` (several
+requests, weighted) and ``user`` (a request to the user's own app, from
+``LAB_APP_SCENARIOS``: its work is unknown to the lab, so it has no ideal
+bound; :mod:`labcore.userscenarios`). ``io`` and ``cpu`` requests take their
+work as ``?ms=``.
 
 The crossover map sweeps ``mixed`` over :data:`SPLITS`: each split is a
 scenario name of its own, ``mixed-io40-cpu10``, which :func:`resolve` turns
@@ -43,15 +46,17 @@ from labcore import defaults
 #: The body of ``/json`` and ``/json-dumps``.
 PERSON = {"name": "John", "age": 30, "city": "New York"}
 
-KINDS = ("baseline", "io", "cpu", "mixed", "mix")
+KINDS = ("baseline", "io", "cpu", "mixed", "mix", "user")
 
 
 @dataclass(frozen=True)
 class Scenario:
     """One scenario: a request and the answer that counts as a success.
 
-    A correct answer is ``text`` as the whole body, or ``body`` as the JSON
-    body, or the JSON body's ``field`` equal to the request's ``ms``.
+    A correct answer has the status ``expect_status`` and is ``text`` as the
+    whole body, or ``body`` as the JSON body, or the JSON body's ``field``
+    equal to the request's ``ms``, or (a user's scenario) a body that
+    contains ``expect_contains``.
     """
 
     name: str
@@ -63,6 +68,13 @@ class Scenario:
     field: str | None = None
     #: For ``mix``: (scenario name, weight) of each request it sends.
     mix: tuple[tuple[str, int], ...] = ()
+    # A user's scenario may send something other than a bare GET.
+    method: str = "GET"
+    #: The JSON body sent with the request, if any.
+    json_body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    expect_status: int = 200
+    expect_contains: str | None = None
 
     def work_ms(self, io_ms: int = defaults.IO_MS, cpu_ms: int = defaults.CPU_MS) -> int | None:
         """Sleep or CPU time per request, where the scenario has one (``mixed``: both)."""
@@ -88,8 +100,16 @@ class Scenario:
             return f"expected io_ms={io_ms} and cpu_ms={cpu_ms}, got {echoed}"
         return None
 
+    def verify_status(self, status: int) -> str | None:
+        """Why ``status`` is not the expected one; None if it is."""
+        return None if status == self.expect_status else f"expected status {self.expect_status}, got {status}"
+
     def verify(self, body: str, ms: int | None) -> str | None:
         """Why ``body`` is not a correct answer to a request with ``ms``; None if it is."""
+        if self.kind == "user":
+            if self.expect_contains is None or self.expect_contains in body:
+                return None
+            return f"expected the body to contain {self.expect_contains!r:.80}, got {body!r:.80}"
         if self.text is not None:
             expected: Any = self.text
             actual: Any = body

@@ -16,9 +16,9 @@ from labbench.report.format import (
     group_name,
     users_text,
 )
-from labbench.results import Cell, Limits, Results, Run, ScenarioInfo
+from labbench.results import Cell, Limits, Plan, Results, Run, ScenarioInfo
 from labbench.stats import NOISY_CV, NOT_CLASSIFIED, TIMES, Row, Winner, median_rps, no_winner
-from labcore import defaults
+from labcore import defaults, protocol
 from labcore.defaults import LOADGEN_HOT as LOADGEN_BOUND_AT
 
 # --- what a reader must not miss ------------------------------------------------------
@@ -218,6 +218,29 @@ def _placement_text(run: Run) -> list[str]:
     ]
 
 
+#: Why a scenario of the user's own app has no ideal (LAB_APP_SCENARIOS).
+NO_IDEAL_USER = "no ideal bound: the work of this request is unknown to the lab"
+#: Why a target's server CPU and memory are blank.
+UNKNOWN_USAGE = f"unknown: the target does not expose {protocol.LAB_PREFIX}/usage"
+
+
+def _targets_text(plan: Plan, cells: list[Cell]) -> list[str]:
+    """What the run knows of each target outside the Compose project (--target-url)."""
+    sentences = []
+    for name, url in plan.targets.items():
+        mine = [cell for cell in cells if cell.server == name and cell.ok]
+        usage = (
+            "its server CPU and memory come from its own usage endpoint"
+            if any(cell.server_cpu_s is not None for cell in mine)
+            else f"its server CPU and memory are {UNKNOWN_USAGE}"
+        )
+        sentences.append(
+            f"{name} is a target outside this Compose project, at {url}: its model, slots and limits are unknown "
+            f"to the lab, so it has no ideal; {usage}."
+        )
+    return sentences
+
+
 def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
     work_ms = spec.work_ms if spec else None
     kind = spec.kind if spec else None
@@ -235,6 +258,8 @@ def _ideal_text(name: str, spec: ScenarioInfo | None, cpus: str | None) -> str:
         )
     if kind == "baseline":
         return f"{name} (baseline): no ideal; it measures the server's own overhead"
+    if kind == "user":
+        return f"{name} (user): {NO_IDEAL_USER}"
     return f"{name} ({kind}): no ideal"
 
 
@@ -259,7 +284,7 @@ def _where(run: Run) -> str:
 def methodology(results: Results) -> list[str]:
     """The method, one sentence per point, as this run's data records it."""
     run, plan = results.run, results.run.plan
-    servers, scenarios, users = plan.servers, plan.scenarios, plan.users
+    servers, scenarios, users = plan.measured, plan.scenarios, plan.users
     processes = plan.locust_processes
     limits = run.limits
     cpus = limits.cpus if limits else None
@@ -305,7 +330,7 @@ def methodology(results: Results) -> list[str]:
         + "; ".join(_ideal_text(name, results.scenarios.get(name), cpus) for name in scenarios)
         + ".",
     ]
-    return first + (cells if scenarios else []) + fault_methodology(results)
+    return first + (cells if scenarios else []) + _targets_text(plan, results.cells) + fault_methodology(results)
 
 
 def fault_methodology(results: Results) -> list[str]:

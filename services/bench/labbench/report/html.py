@@ -234,7 +234,7 @@ def _versions(results: Results) -> list[tuple[str, str, str]]:
 def _shape(results: Results) -> str:
     plan = results.run.plan
     shape = (
-        f"{len(plan.servers)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
+        f"{len(plan.measured)} servers {TIMES} {len(plan.scenarios)} scenarios {TIMES} "
         f"{len(plan.users)} user counts {TIMES} {plan.repetitions} repetitions"
     )
     if plan.faults:
@@ -268,7 +268,7 @@ def _map(cells: list[MapCell], colours: dict[str, str]) -> MapSection | None:
 
 def render_html(results: Results, rows: list[Row]) -> str:
     scenarios = first_seen(row.scenario for row in rows)
-    colours = run_colours(rows, results.run.plan.servers)
+    colours = run_colours(rows, results.run.plan.measured)
     fault_sections = _faults(results, colours)
     capacity_sections = _capacity(results)
     crossover = _map(crossover_map(results, rows), colours)

@@ -92,8 +92,8 @@ def render_markdown(results: Results, rows: list[Row]) -> str:
     winning = won(rows)
     for scenario in scenarios:
         spec = results.scenarios.get(scenario)
-        path, kind = (spec.path, spec.kind) if spec else ("?", "?")
-        lines += ["", f"## {scenario}", "", f"`GET {path}`, kind {kind}.", ""]
+        method, path, kind = (spec.method, spec.path, spec.kind) if spec else ("GET", "?", "?")
+        lines += ["", f"## {scenario}", "", f"`{method} {path}`, kind {kind}.", ""]
         lines += scenario_table((row for row in rows if row.scenario == scenario), winning)
     lines += crosscheck_section(results)
     lines += fault_sections(results)

@@ -260,7 +260,7 @@ def fault_headers(fault: str) -> list[str]:
 
 def fault_cells(results: Results, fault: str) -> list[FaultCell]:
     """One fault's cells, in the plan's order of servers, then by repetition."""
-    order = {name: index for index, name in enumerate(results.run.plan.servers)}
+    order = {name: index for index, name in enumerate(results.run.plan.measured)}
     mine = [cell for cell in results.faults if cell.fault == fault]
     return sorted(mine, key=lambda cell: (order.get(cell.server, len(order)), cell.repetition))
 
