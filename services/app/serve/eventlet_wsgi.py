@@ -5,7 +5,14 @@
 Gunicorn 26 dropped its eventlet worker, so eventlet serves the app itself.
 """
 
-import eventlet
+try:
+    import eventlet
+except Exception as error:
+    # The app's pins broke eventlet (an app that pins greenlet<3): say so and
+    # keep answering the lab, rather than crash and restart forever.
+    from flasklab import refusal
+
+    refusal.main("eventlet", error)
 
 # First, before anything imports socket, time or threading.
 eventlet.monkey_patch()

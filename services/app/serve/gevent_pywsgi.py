@@ -3,7 +3,14 @@
 python -m serve.gevent_pywsgi --host 0.0.0.0 --port 8000
 """
 
-from gevent import monkey
+try:
+    from gevent import monkey
+except Exception as error:
+    # The app's pins broke gevent (an app that pins greenlet<3): say so and
+    # keep answering the lab, rather than crash and restart forever.
+    from flasklab import refusal
+
+    refusal.main("gevent", error)
 
 # First, before anything imports socket, time or threading.
 monkey.patch_all()

@@ -3,7 +3,7 @@
 Locust runs as a subprocess (``--processes`` forks more of it), resets its
 statistics when the warm-up ends (the locustfile's ``--warmup``), and stops by
 itself after warm-up + duration. Around the measured window this module reads
-the server's ``/usage`` and the load generator's own CPU time, so that both
+the server's ``/_lab/usage`` and the load generator's own CPU time, so that both
 cover exactly the requests that were counted.
 """
 
@@ -176,7 +176,7 @@ class _Log(threading.Thread):
 
 
 class _Usage(threading.Thread):
-    """Reads /usage without holding up the clock: under load the request may
+    """Reads /_lab/usage without holding up the clock: under load the request may
     queue behind the test's own for a while."""
 
     def __init__(self, client: AppClient) -> None:

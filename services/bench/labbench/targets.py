@@ -19,6 +19,9 @@ from labbench import BenchError, native
 from labbench.appclient import AppClient
 from labcore import matrix, protocol
 
+#: How a skipped cell begins when its server could not serve the app (the report lists them).
+REFUSED = "could not serve the app"
+
 
 class Targets:
     """The servers under test, reachable by URL; subclasses say how."""
@@ -42,6 +45,12 @@ class Targets:
 
     def answers(self, name: str) -> bool:
         return name in self.urls and self.client(name).usage() is not None
+
+    def note_refusals(self) -> None:
+        """Record the servers that answer but could not serve the app: their cells are skipped with the cause."""
+        for name in self.urls:
+            if name not in self.startup_errors and (cause := self.client(name).refused()) is not None:
+                self.startup_errors[name] = f"{REFUSED}: {cause}"
 
     def terminator(self, name: str) -> Callable[[], str] | None:
         """A way to send ``name`` SIGTERM from outside, if this runner has one.
@@ -75,6 +84,7 @@ class ComposeTargets(Targets):
             self.startup_errors[name] = f"{self.urls[name]} did not answer"
             if self.servers[name].upstream is not None:
                 self.startup_errors[name] += f" (start it with `docker compose --profile proxy up -d --wait {name}`)"
+        self.note_refusals()
         return self
 
 
@@ -92,7 +102,7 @@ class NativeTargets(Targets):
     def __enter__(self) -> NativeTargets:
         if not sys.platform.startswith("linux"):
             # sched_setaffinity (the stand-in for a CPU limit) and the servers' process
-            # groups as /usage reads them exist on Linux only.
+            # groups as /_lab/usage reads them exist on Linux only.
             raise BenchError(
                 f"--native runs the servers on Linux only, not on {sys.platform}: "
                 "use the Docker lab instead (docker compose up -d --wait; docker compose run --rm bench ...)"
@@ -116,6 +126,7 @@ class NativeTargets(Targets):
                     self._start(name)
                 except native.ServerFailed as error:
                     self.startup_errors[name] = str(error)
+            self.note_refusals()
             if self.server_cpus:
                 # Locust inherits this process's CPUs: keep it off the servers' one,
                 # until the servers are gone (a test or a caller may run on).

@@ -32,3 +32,7 @@ LOADGEN_HOT = 0.9
 ASYNC_RECIPES = ("greenlet", "thread", "asgiref")
 #: The recipe when ``LAB_ASYNC_RECIPE`` is unset: no cap on concurrent views.
 ASYNC_RECIPE = "greenlet"
+#: The app every server serves when ``LAB_APP_MODULE`` is unset: the lab's own.
+APP_MODULE = "flasklab:create_app()"
+#: Where the app's writable data folder is mounted in a server's container.
+APP_DATA_DIR = "/data"
