@@ -144,7 +144,7 @@ def _delivered(cell: FaultCell) -> str:
         return UNKNOWN
     if seen["signal"] == "direct":
         return "directly, at once"
-    return f"through /_lab/fault/stop, after {seen['delivered_after_s']:g} s"
+    return f"through /fault/stop, after {seen['delivered_after_s']:g} s"
 
 
 def _cut_off(cell: FaultCell) -> str:
