@@ -3,6 +3,7 @@ of LAB_APP_MODULE (flasklab.appload): what every server serves."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,7 +148,8 @@ def test_the_data_folder_is_reported(plain: PlainApp) -> None:
 @pytest.fixture()
 def ownapp() -> None:
     """tests/fixtures/ownapp, which tests/run installs into the test virtualenv."""
-    pytest.importorskip("ownapp", reason="tests/run installs tests/fixtures/ownapp")
+    # Missing is a failure, not a skip: bash tests/run installs it.
+    importlib.import_module("ownapp")
 
 
 def test_a_factory_with_arguments_and_a_name(ownapp: None) -> None:
@@ -240,3 +242,26 @@ def test_instruments_json_is_compact(plain: PlainApp) -> None:
     started: list[Any] = []
     body = instruments.json_response(lambda *a: started.append(a), 200, {"b": 1, "a": [1]})
     assert body == [b'{"a":[1],"b":1}\n'] and ("Content-Length", "16") in started[0][1]
+
+
+def test_labbench_skips_a_server_that_refused_the_app_with_the_cause(ownapp: None) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from labbench.targets import REFUSED, Targets
+
+    refused = make_server("127.0.0.1", 0, appload.serve("ownapp:broken_factory()"), threaded=True)
+    serving = make_server("127.0.0.1", 0, appload.serve("ownapp:create_app()"), threaded=True)
+    for server in (refused, serving):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        targets = Targets([])
+        targets.urls = {name: f"http://127.0.0.1:{s.server_port}" for name, s in (("a", refused), ("b", serving))}
+        targets.note_refusals()
+    finally:
+        refused.shutdown()
+        serving.shutdown()
+    assert targets.startup_errors == {
+        "a": f"{REFUSED}: the factory 'ownapp:broken_factory()' raised RuntimeError: no database configured"
+    }
