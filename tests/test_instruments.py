@@ -14,8 +14,9 @@ from flask import Flask
 
 from flasklab import appload, instruments, refusal
 from flasklab.instruments import Instruments
-from labcore import protocol
+from labcore import defaults, protocol
 from serve import gunicorn_conf
+from tests.support import ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -212,6 +213,8 @@ def test_a_refused_app_still_answers_the_lab(ownapp: None, capsys: pytest.Captur
 
 
 def test_the_default_is_the_labs_own_app() -> None:
+    compose = (ROOT / "compose.yaml").read_text()
+    assert f"${{{protocol.APP_MODULE_ENV}:-{defaults.APP_MODULE}}}" in compose, "compose.yaml's default is labcore's"
     client = appload.serve("flasklab:create_app()").test_client()
     assert client.get("/").data == b"Hello, World!"
     assert client.get("/whoami").status_code == 404, "the instruments live under the prefix only"
