@@ -14,7 +14,7 @@ from flask import Flask
 
 from flasklab import appload, instruments, refusal
 from flasklab.instruments import Instruments
-from labcore import defaults, protocol
+from labcore import defaults, protocol, stackcheck
 from serve import gunicorn_conf
 from tests.support import ROOT
 
@@ -190,7 +190,7 @@ def test_an_import_error_inside_the_app_names_it_and_pip_check(tmp_path: Path, m
     check = tmp_path / "pip-check"
     check.write_text("gevent 26.9.0 has requirement greenlet>=3.2.2, but you have greenlet 2.0.2.\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(appload, "PIP_CHECK", check)
+    monkeypatch.setattr(stackcheck, "PIP_CHECK", check)
     with pytest.raises(appload.AppRefused) as refused:
         appload.load("needsold:app")
     assert str(refused.value) == (
@@ -236,9 +236,28 @@ def test_gunicorn_config_spots_the_gevent_worker() -> None:
     assert gunicorn_conf.requested_worker_class(["gunicorn", "a:b"]) is None
 
 
-def test_the_refusal_cause_quotes_the_import_error() -> None:
-    said = refusal.cause("gevent", ImportError("greenlet.greenlet size changed"))
-    assert said.startswith("gevent cannot be imported beside the app (ImportError: greenlet.greenlet size changed)")
+def test_a_stack_that_cannot_import_is_a_problem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(stackcheck, "PIP_CHECK", tmp_path / "absent")
+    assert stackcheck.problem("gevent") is None, "gevent imports, and pip check found nothing"
+    said = stackcheck.problem("no_such_stack_xyz", "xyz (a server)")
+    assert (
+        said
+        == "xyz (a server) cannot be imported beside the app (ModuleNotFoundError: No module named 'no_such_stack_xyz')"
+    )
+
+
+def test_a_stack_pip_check_finds_short_of_a_requirement_is_a_problem(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What the image records when an app pins greenlet<3: gevent imports, but is not what it was built for.
+    check = tmp_path / "pip-check"
+    check.write_text("gevent 26.9.0 has requirement greenlet>=3.2.2, but you have greenlet 2.0.2.\n")
+    monkeypatch.setattr(stackcheck, "PIP_CHECK", check)
+    assert stackcheck.problem("gevent") == (
+        "gevent lacks what it requires beside the app's pins: "
+        "gevent 26.9.0 has requirement greenlet>=3.2.2, but you have greenlet 2.0.2."
+    )
+    assert stackcheck.problem("eventlet") is None, "another stack's line is not this one's"
 
 
 def test_instruments_json_is_compact(plain: PlainApp) -> None:

@@ -23,10 +23,9 @@ from typing import Any
 from flask import Flask
 
 from flasklab.instruments import Instruments, WSGIApp, refusal
+from labcore import stackcheck
 
 _BARE_NAMES = ("app", "application")
-#: Where the image records ``pip check`` after installing the app last (services/app/Dockerfile).
-PIP_CHECK = Path("/etc/lab-pip-check")
 
 
 class AppRefused(Exception):
@@ -36,15 +35,6 @@ class AppRefused(Exception):
 def one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def conflicts() -> str:
-    """The image's ``pip check`` findings on one line; empty when it found none, or outside the image."""
-    try:
-        lines = PIP_CHECK.read_text().splitlines()
-    except OSError:
-        return ""
-    return "; ".join(line.strip() for line in lines if " requires " in line or " has requirement " in line)
 
 
 def _parse(spec: str) -> tuple[str, ast.expr | None]:
@@ -77,7 +67,7 @@ def _import(module: str) -> Any:
     except Exception as error:
         # Often a dependency that the app and a server's package need at
         # different versions: the image's pip check says which.
-        found = conflicts()
+        found = "; ".join(stackcheck.conflicts())
         pins = f"; pip check: {found}" if found else ""
         raise AppRefused(f"importing {module!r} raised {one_line(error)}{pins}") from None
 

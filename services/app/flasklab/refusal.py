@@ -21,14 +21,7 @@ from typing import NoReturn
 from werkzeug.serving import make_server
 
 from flasklab import appload
-from labcore import defaults, protocol
-
-
-def cause(stack: str, error: BaseException) -> str:
-    """One line: which part of the server could not be imported, why, and what pip check saw."""
-    line = f"{stack} cannot be imported beside the app ({appload.one_line(error)})"
-    found = appload.conflicts()
-    return f"{line}; pip check: {found}" if found else line
+from labcore import defaults, protocol, stackcheck
 
 
 def address(argv: list[str]) -> tuple[str, int]:
@@ -44,10 +37,10 @@ def address(argv: list[str]) -> tuple[str, int]:
     return args.host, args.port
 
 
-def main(stack: str, error: BaseException) -> NoReturn:
-    """Serve the refusal on this server's address until stopped; never returns."""
+def main(cause: str) -> NoReturn:
+    """Serve the refusal, for ``cause``, on this server's address until stopped; never returns."""
     spec = os.environ.get(protocol.APP_MODULE_ENV) or defaults.APP_MODULE
-    app = appload.refuse(spec, cause(stack, error))
+    app = appload.refuse(spec, cause)
     # Stop at once on SIGTERM, as a server would (uWSGI's own handler waits
     # for a master loop that never comes).
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -73,7 +66,5 @@ def uwsgi_stack() -> None:
 
     if not uwsgi.opt.get("gevent"):
         return
-    try:
-        import gevent  # noqa: F401
-    except Exception as error:
-        main("gevent (uWSGI's gevent loop)", error)
+    if (cause := stackcheck.problem("gevent", "gevent (uWSGI's gevent loop)")) is not None:
+        main(cause)

@@ -5,14 +5,16 @@
 Gunicorn 26 dropped its eventlet worker, so eventlet serves the app itself.
 """
 
-try:
-    import eventlet
-except Exception as error:
-    # The app's pins broke eventlet (an app that pins greenlet<3): say so and
-    # keep answering the lab, rather than crash and restart forever.
+from labcore import stackcheck
+
+if (cause := stackcheck.problem("eventlet")) is not None:
+    # The app's pins broke eventlet (say, a greenlet it cannot use): say so
+    # and keep answering the lab, rather than crash and restart forever.
     from flasklab import refusal
 
-    refusal.main("eventlet", error)
+    refusal.main(cause)
+
+import eventlet
 
 # First, before anything imports socket, time or threading.
 eventlet.monkey_patch()

@@ -10,6 +10,7 @@ import itertools
 import sys
 
 from labcore import accesslog as policy
+from labcore import stackcheck
 
 
 # Not a gunicorn setting name: every public name of this module that is one becomes a setting.
@@ -20,17 +21,17 @@ def requested_worker_class(argv: list[str]) -> str | None:
     return next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--worker-class=")), None)
 
 
-if requested_worker_class(sys.argv) == "gevent":
-    # gunicorn imports its gevent worker (and gevent) before any app code: an
-    # app whose pins broke gevent would stop the master at once, and Compose
-    # would restart it forever. gunicorn reads this file first, so the
-    # refusal takes over this process here instead, on the same address.
-    try:
-        import gevent  # noqa: F401
-    except Exception as error:
-        from flasklab import refusal
+# gunicorn imports its gevent worker (and gevent) before any app code: an
+# app whose pins broke gevent would stop the master at once, and Compose
+# would restart it forever. gunicorn reads this file first, so the refusal
+# takes over this process here instead, on the same address.
+if (
+    requested_worker_class(sys.argv) == "gevent"
+    and (cause := stackcheck.problem("gevent", "gevent (gunicorn's gevent worker)")) is not None
+):
+    from flasklab import refusal
 
-        refusal.main("gevent (gunicorn's gevent worker)", error)
+    refusal.main(cause)
 
 #: stdout with the policy on; gunicorn's own default, no access log, with it off.
 accesslog = "-" if policy.enabled_or_exit() else None
