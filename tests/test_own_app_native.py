@@ -13,6 +13,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,12 @@ BROKEN = "cannot import name 'getcurrent' from 'greenlet' (a stand-in for a conf
 GEVENT_SERVERS = {"gunicorn-gevent", "gevent-pywsgi", "uwsgi-gevent"}
 
 
-def fetch(url: str, data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(url: str, data: bytes | None = None) -> tuple[int, Message, bytes]:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as reply:
-            return reply.status, dict(reply.headers), reply.read()
+            return reply.status, reply.headers, reply.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 @pytest.fixture(scope="module", params=SERVERS, ids=[server.name for server in SERVERS])
@@ -52,6 +53,7 @@ def test_every_server_serves_your_app(own: str) -> None:
     assert (status, body) == (200, b"<html><body>Hello from ownapp</body></html>"), "the app, not the lab's"
     payload = bytes(range(256)) * 64
     status, headers, body = fetch(own + "/echo", payload)
+    # Header names are case-insensitive: granian and uvicorn send them in lower case.
     assert (status, body, headers["X-Own"]) == (200, payload, "yes"), "bytes and headers through untouched"
     # Every worker reads and writes the same file: the count only grows.
     counts = [int(fetch(own + "/count")[2]) for _ in range(3)]
