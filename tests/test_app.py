@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flasklab import MAX_MS, create_app, usage, views
+from flasklab import MAX_MS, appload, create_app, usage, views
+from labcore import defaults, protocol
 from labcore.scenarios import SCENARIOS
 from tests.support.inprocess import serve_app
 
@@ -32,7 +33,8 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture()
 def app(upstream: str) -> Flask:
-    return create_app({"TESTING": True, "UPSTREAM_URL": upstream})
+    # Inside the lab's instruments, as every server serves it.
+    return appload.wrap(create_app({"TESTING": True, "UPSTREAM_URL": upstream}), defaults.APP_MODULE)
 
 
 @pytest.fixture()
@@ -171,7 +173,7 @@ def test_upstream_down_is_a_502_with_json(upstream: str) -> None:
 def test_whoami_describes_this_process(client: FlaskClient) -> None:
     import os
 
-    body = client.get("/whoami").json
+    body = client.get(protocol.WHOAMI).json
     assert body["pid"] == os.getpid()
     assert body["in_flight"] == 1  # this request
     assert body["model"] == "single"  # the test client is neither threaded nor forking
@@ -182,11 +184,11 @@ def test_whoami_describes_this_process(client: FlaskClient) -> None:
 def test_in_flight_is_back_to_zero_after_errors(client: FlaskClient) -> None:
     client.get("/io?ms=abc")
     client.get("/nowhere")
-    assert client.get("/whoami").json["in_flight"] == 1
+    assert client.get(protocol.WHOAMI).json["in_flight"] == 1
 
 
 def test_usage_outside_a_container_sums_the_process_group(client: FlaskClient) -> None:
-    body = client.get("/usage").json
+    body = client.get(protocol.USAGE).json
     assert body["source"] == "process group"
     assert body["cpu_seconds"] > 0
     assert body["memory_peak_bytes"] >= body["memory_bytes"] > 10 * 2**20
@@ -230,7 +232,7 @@ def test_usage_reads_cgroup_v1(tmp_path) -> None:
 
 
 def test_packages_lists_the_servers_with_versions(client: FlaskClient) -> None:
-    found = {name.lower(): version for name, version in client.get("/packages").json.items()}
+    found = {name.lower(): version for name, version in client.get(protocol.PACKAGES).json.items()}
     assert found["flask"] == "3.1.3"
     assert {"gunicorn", "gevent", "eventlet", "uwsgi"} <= found.keys()
 

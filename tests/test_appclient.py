@@ -3,7 +3,7 @@
 Reads go to the real app, served in this process on a loopback port; what a
 dying or misbehaving server does (no answer, a cut connection, a body that is
 not JSON) comes from tiny servers made for the purpose. The fault endpoints
-are never called on the real app here: /fault/crash would kill this process.
+are never called on the real app here: /_lab/fault/crash would kill this process.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_usage_census_and_packages_from_the_app(app_url: str) -> None:
     assert usage is not None and usage["cpu_seconds"] > 0 and "memory_limit_bytes" in usage
     census = client.census()
     assert census is not None and isinstance(census["pid"], int) and isinstance(census["workers"], list)
-    assert (client.whoami() or {})["server"]["pid"] == census["pid"], "the census is /whoami's server"
+    assert (client.whoami() or {})["server"]["pid"] == census["pid"], "the census is /_lab/whoami's server"
     packages = client.packages()
     assert packages is not None and "Flask" in packages and all(isinstance(v, str) for v in packages.values())
     assert client.image_digest() is None, "outside the lab's images there is no digest"
@@ -173,7 +173,7 @@ def test_a_cut_connection_is_no_answer(tiny) -> None:
     url, _ = tiny(None)
     client = AppClient(url)
     assert client.usage() is None
-    assert client.crash() == "RemoteDisconnected", "what /fault/crash gets: the worker dies mid-request"
+    assert client.crash() == "RemoteDisconnected", "what /_lab/fault/crash gets: the worker dies mid-request"
     assert not client.alive()
 
 

@@ -46,7 +46,7 @@ from werkzeug.serving import make_server
 
 from flasklab import create_app, views
 from labbench import native
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support.burst import burst
 from tests.support.claims import PRIORITY, Notes, busy_loops, free_cores, listen_queue, raise_priority
 
@@ -171,12 +171,12 @@ def get(url: str, timeout: float = 60) -> bytes:
 
 
 def whoami(url: str) -> dict[str, Any]:
-    return json.loads(get(url + "/whoami"))
+    return json.loads(get(url + protocol.WHOAMI))
 
 
 def cpu_seconds_used(url: str) -> float:
     """CPU seconds the server's whole process group has used so far (/usage)."""
-    return json.loads(get(url + "/usage"))["cpu_seconds"]
+    return json.loads(get(url + protocol.USAGE))["cpu_seconds"]
 
 
 def timed(function: Callable[[], Any]) -> float:
@@ -779,7 +779,7 @@ def test_c12_jsonify_and_json_dumps_send_the_same_response(lab: Lab) -> None:
 
     # The cost: each view in a request context, and each endpoint over HTTP.
     app = create_app()
-    with app.app_context():  # not a request context: its teardown would unbalance /whoami's in_flight
+    with app.app_context():  # the views need an app context, not a request
         for view in (views.json_jsonify, views.json_dumps):
             per_call = min(timeit.repeat(view, number=5000, repeat=5)) / 5000
             note(12, f"{view.__name__}() per call, microseconds", per_call * 1e6)
@@ -855,7 +855,7 @@ def test_c13a_flasks_logger_records_errors_not_requests() -> None:
     app.logger.addHandler(records)
     app.logger.setLevel(logging.DEBUG)
     client = app.test_client()
-    for path in ("/", "/json", "/io?ms=0", "/whoami", "/nowhere", "/io?ms=x"):
+    for path in ("/", "/json", "/io?ms=0", "/json-dumps", "/nowhere", "/io?ms=x"):
         client.get(path)
     note(13, "Flask's app.logger: records for 6 requests (200s, a 404, a 400)", len(records.records))
     assert records.records == []

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from labbench import native
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support import ARTIFACTS
 from tests.support.burst import burst
 
@@ -69,7 +69,7 @@ def rounds_allowed(server: matrix.Server, n: int) -> tuple[int, int]:
 
 def test_whoami_reports_the_model_the_label_claims(running: tuple[matrix.Server, str]) -> None:
     server, url = running
-    who = burst(url + "/whoami", 1).bodies[0]
+    who = burst(url + protocol.WHOAMI, 1).bodies[0]
     assert who["model"] == server.model, who
 
 
@@ -94,7 +94,7 @@ def test_a_request_in_flight_is_visible_to_the_next(running: tuple[matrix.Server
     with ThreadPoolExecutor(N) as pool:
         sleepers = [pool.submit(burst, f"{url}/io?ms={MS}", 1) for _ in range(N)]
         time.sleep(0.5 * ROUND)  # all of them accepted and asleep by now
-        peak = max(who["in_flight"] for who in burst(url + "/whoami", N).bodies)
+        peak = max(who["in_flight"] for who in burst(url + protocol.WHOAMI, N).bodies)
         for sleeper in sleepers:
             sleeper.result()
     assert peak >= 2

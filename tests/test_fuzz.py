@@ -14,7 +14,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flasklab import create_app
+from flasklab import appload, create_app
+from labcore import defaults
 
 pytestmark = pytest.mark.unit
 
@@ -27,9 +28,9 @@ ENDPOINTS = [
     "/cpu",
     "/async-io",
     "/async-cpu",
-    "/whoami",
-    "/usage",
-    "/packages",
+    "/_lab/whoami",
+    "/_lab/usage",
+    "/_lab/packages",
 ]
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"]
 # Printable text, some of it what query strings and paths really carry.
@@ -41,7 +42,7 @@ MS = st.one_of(SMALL_MS, TEXT, st.integers().map(str), st.floats(allow_nan=True)
 @pytest.fixture(scope="module")
 def app() -> Flask:
     # An upstream nobody listens on: /upstream must still answer in JSON (502).
-    return create_app({"TESTING": False, "UPSTREAM_URL": "http://127.0.0.1:9"})
+    return appload.wrap(create_app({"TESTING": False, "UPSTREAM_URL": "http://127.0.0.1:9"}), defaults.APP_MODULE)
 
 
 def check(reply) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support import ARTIFACTS
 from tests.support.docker import locust_url
 
@@ -40,7 +40,7 @@ def _get_json(url: str) -> Any:
 def _cpu_seconds() -> dict[str, float]:
     """CPU each server's container has used so far (the app's cgroup view)."""
     return {
-        server.name: _get_json(f"http://127.0.0.1:{server.published_port}/usage")["cpu_seconds"]
+        server.name: _get_json(f"http://127.0.0.1:{server.published_port}{protocol.USAGE}")["cpu_seconds"]
         for server in matrix.load()
     }
 

@@ -164,4 +164,4 @@ def test_targets_with_and_without_the_usage_endpoint(own_app_url: str, lab_app_u
     assert data["servers"]["own"]["model"] == "unknown" and data["servers"]["own"]["docs"] == own_app_url
     report = (run / "report.md").read_text()
     assert "own is a target outside this Compose project" in report
-    assert f"unknown: the target does not expose {protocol.LAB_PREFIX}/usage" in report
+    assert f"unknown: the target does not expose {protocol.PREFIX}/usage" in report

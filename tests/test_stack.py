@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support.docker import Stack, compose
 
 pytestmark = pytest.mark.docker
@@ -50,8 +50,8 @@ ENDPOINTS = [
     ("/async-io?ms=50", '{"slept_ms":50}\n'),
     ("/cpu?ms=5", None),
     ("/async-cpu?ms=5", None),
-    ("/whoami", None),
-    ("/usage", None),
+    ("/_lab/whoami", None),
+    ("/_lab/usage", None),
     ("/io?ms=abc", None),
     ("/no-such-page", None),
 ]
@@ -98,12 +98,12 @@ def test_every_endpoint_answers_on_every_server(answers: dict[tuple[str, str], d
 
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
 def test_each_container_runs_the_model_its_label_claims(answers: dict, server: matrix.Server) -> None:
-    assert answered(answers[server.name, "/whoami"])["model"] == server.model
+    assert answered(answers[server.name, protocol.WHOAMI])["model"] == server.model
 
 
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s.name)
 def test_usage_comes_from_the_container_cgroup(answers: dict, server: matrix.Server) -> None:
-    usage = answered(answers[server.name, "/usage"])
+    usage = answered(answers[server.name, protocol.USAGE])
     assert usage["source"].startswith("cgroup"), usage
     assert usage["cpu_seconds"] > 0 and usage["memory_bytes"] > 0, usage
     assert usage["cpu_limit"] is not None and usage["memory_limit_bytes"] is not None, usage

@@ -8,13 +8,15 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
-from flasklab import create_app
+from flasklab import appload, create_app
+from labcore import defaults
 
 
 @contextmanager
 def serve_app() -> Iterator[str]:
-    """The app under Werkzeug's threaded server in a thread of this process; yields its URL."""
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    """The app, inside the lab's instruments as every server serves it, under
+    Werkzeug's threaded server in a thread of this process; yields its URL."""
+    server = make_server("127.0.0.1", 0, appload.wrap(create_app(), defaults.APP_MODULE), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

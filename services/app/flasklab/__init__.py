@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flasklab import coroutines, errors, faults, runtime, timeline, views
+from flasklab import coroutines, errors, runtime, timeline, views
 from labcore import defaults, protocol
 from labcore.defaults import MAX_MS
 
@@ -64,12 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Where /upstream sends its request: the lab's `upstream` service in
         # Compose, a loopback port in native mode.
         UPSTREAM_URL=os.environ.get("LAB_UPSTREAM_URL", "http://upstream:8000"),
-        # "cgroup" inside a container (the whole container is the server);
-        # "process" natively (the server's process group).
-        USAGE_SOURCE=os.environ.get("LAB_USAGE_SOURCE", "process"),
-        # /fault/* lets a request kill or stop its own server: only where the
-        # lab turns it on (compose.yaml, the native launcher), never by default.
-        FAULT_ENDPOINTS=os.environ.get(protocol.FAULT_ENDPOINTS_ENV) == "1",
         # How async def views run in a monkey-patched process (coroutines.py).
         ASYNC_RECIPE=_choice(protocol.ASYNC_RECIPE_ENV, defaults.ASYNC_RECIPES, defaults.ASYNC_RECIPE),
         # Behind one proxy (compose.yaml's `proxy`), take the client's address,
@@ -81,12 +75,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    runtime.init_app(app)
     timeline.init_app(app)
     errors.init_app(app)
     app.register_blueprint(views.bp)
-    if app.config["FAULT_ENDPOINTS"]:
-        app.register_blueprint(faults.bp)
     if app.config["PROXY_FIX"]:
         # One hop: the last value of each header, the one our proxy set.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]

@@ -1,6 +1,6 @@
 """What is serving this request: the server, its concurrency model, and load.
 
-``/whoami`` reports what the running process actually is, detected at run
+``/_lab/whoami`` (:mod:`flasklab.instruments`) reports what the running process actually is, detected at run
 time rather than read from configuration, so a misconfigured server (say,
 uWSGI in gevent mode without monkey patching) shows up as what it really is.
 """
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
-from flask import Flask, g
 
 T = TypeVar("T")
 
@@ -24,30 +23,23 @@ _lock = threading.Lock()
 _in_flight = 0
 
 
-def _enter() -> None:
+def enter() -> None:
+    """A request reached this process (the instruments count every one, for any app)."""
     global _in_flight
     with _lock:
         _in_flight += 1
-    g.lab_counted = True
 
 
-def _leave(_error: BaseException | None = None) -> None:
+def leave() -> None:
+    """The app returned that request's response."""
     global _in_flight
-    # Teardown also runs for contexts that never saw before_request (a test's
-    # request context, a request that failed to start): count only our own.
-    if g.pop("lab_counted", False):
-        with _lock:
-            _in_flight -= 1
+    with _lock:
+        _in_flight -= 1
 
 
 def in_flight() -> int:
     """Requests this process is serving right now, this one included."""
     return _in_flight
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(_enter)
-    app.teardown_request(_leave)
 
 
 def patched_by() -> str | None:

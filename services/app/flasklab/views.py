@@ -10,10 +10,11 @@
 ``/async-io``  an ``async def`` view awaiting ``asyncio.sleep``
 ``/async-cpu`` an ``async def`` view doing ``/cpu``'s work without awaiting
 ``/mixed``     a blocking wait, then CPU work: ``?io_ms=N&cpu_ms=M``
-``/whoami``    which process, thread and greenlet served this request
-``/usage``     CPU seconds, memory and limits of whatever is serving
-``/packages``  the installed packages and their versions
 =============  ==========================================================
+
+The lab's instruments (``/_lab/whoami``, ``/_lab/usage``, ``/_lab/packages``)
+are not views of this app: :mod:`flasklab.instruments` answers them in front
+of any app the lab serves, this one included.
 
 Any of them, asked with ``X-Lab-Timeline: 1``, also tells where and when it
 ran the request, in a response header (``timeline.py``).
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
-import importlib.metadata
 import json
 import re
 import signal
@@ -34,9 +34,8 @@ from typing import Any
 import urllib3
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from flasklab import runtime, usage
 from flasklab.errors import BadParameter
-from labcore import defaults, protocol
+from labcore import defaults
 from labcore.scenarios import PERSON
 
 bp = Blueprint("lab", __name__)
@@ -221,20 +220,3 @@ async def async_cpu() -> Response:
     started = time.thread_time()
     rounds = _burn_cpu(ms)
     return jsonify(ms=ms, cpu_ms=round((time.thread_time() - started) * 1000, 3), rounds=rounds)
-
-
-@bp.get(protocol.WHOAMI)
-def whoami() -> Response:
-    return jsonify(runtime.describe(request.environ))
-
-
-@bp.get(protocol.PACKAGES)
-def packages() -> Response:
-    """The installed distributions and their versions: the image's ``pip freeze``."""
-    found = {dist.metadata["Name"]: dist.version for dist in importlib.metadata.distributions()}
-    return jsonify(dict(sorted(found.items(), key=lambda item: item[0].lower())))
-
-
-@bp.get(protocol.USAGE)
-def usage_view() -> Response:
-    return jsonify(usage.usage(current_app.config["USAGE_SOURCE"]))

@@ -5,6 +5,15 @@
 Gunicorn 26 dropped its eventlet worker, so eventlet serves the app itself.
 """
 
+from labcore import stackcheck
+
+if (cause := stackcheck.problem("eventlet")) is not None:
+    # The app's pins broke eventlet (say, a greenlet it cannot use): say so
+    # and keep answering the lab, rather than crash and restart forever.
+    from flasklab import refusal
+
+    refusal.main(cause)
+
 import eventlet
 
 # First, before anything imports socket, time or threading.

@@ -3,6 +3,15 @@
 python -m serve.gevent_pywsgi --host 0.0.0.0 --port 8000
 """
 
+from labcore import stackcheck
+
+if (cause := stackcheck.problem("gevent")) is not None:
+    # The app's pins broke gevent (an app that pins greenlet<3): say so and
+    # keep answering the lab, rather than crash and restart forever.
+    from flasklab import refusal
+
+    refusal.main(cause)
+
 from gevent import monkey
 
 # First, before anything imports socket, time or threading.

@@ -1,11 +1,13 @@
 """The one HTTP client for the app's instruments: what labbench asks a server about itself.
 
     client = AppClient("http://127.0.0.1:8001")
-    client.usage()      # /usage: CPU seconds, memory and limits, or None
-    client.census()     # /whoami's "server": top process, start time, workers, or None
-    client.crash()      # POST /fault/crash: "RemoteDisconnected", as the worker dies
+    client.usage()      # /_lab/usage: CPU seconds, memory and limits, or None
+    client.census()     # /_lab/whoami's "server": top process, start time, workers, or None
+    client.refused()    # why the server could not serve the app, or None
+    client.crash()      # POST /_lab/fault/crash: "RemoteDisconnected", as the worker dies
 
-The paths come from :mod:`labcore.protocol`, which the app serves them from.
+The paths come from :mod:`labcore.protocol`: the lab's instruments answer
+them in front of whatever app the server runs.
 A read answers None whenever nothing sensible answers: the server is down,
 slower than the timeout, or says something that is not the JSON object
 asked for. The runner treats None as "did not answer" and carries on, so no
@@ -26,7 +28,7 @@ from typing import Any
 
 from labcore import protocol
 
-#: Seconds a read may take: under load a /usage queues behind the test's own requests.
+#: Seconds a read may take: under load a /_lab/usage queues behind the test's own requests.
 READ_TIMEOUT_S = 5.0
 #: Seconds a fault request may take before the runner stops waiting for its answer.
 POST_TIMEOUT_S = 10.0
@@ -107,9 +109,16 @@ class AppClient:
         digest = (self.whoami() or {}).get("image_digest")
         return digest if isinstance(digest, str) else None
 
+    def refused(self) -> str | None:
+        """Why the server could not serve the app (``LAB_APP_MODULE``), in one line; None when it serves it,
+        or does not answer."""
+        app = (self.whoami() or {}).get("app")
+        cause = app.get("refused") if isinstance(app, dict) else None
+        return cause if isinstance(cause, str) else None
+
     def alive(self) -> bool:
-        """Whether ``/`` answers 200 within ALIVE_TIMEOUT_S: the server is up and serving."""
-        return self.request("/", timeout=ALIVE_TIMEOUT_S).ok
+        """Whether the lab's instruments answer 200 within ALIVE_TIMEOUT_S: the server is up, whatever its app."""
+        return self.request(protocol.WHOAMI, timeout=ALIVE_TIMEOUT_S).ok
 
     def responds(self) -> bool:
         """Whether ``/`` answers any HTTP status within ALIVE_TIMEOUT_S: for an app

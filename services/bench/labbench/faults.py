@@ -9,7 +9,7 @@ the moment of the fault). docs/faults.md explains each experiment and its
 results.
 
 The faults reach a server the same way natively and in containers: through
-the app's ``/fault/*`` endpoints (the runner has no Docker socket) and plain
+the app's ``/_lab/fault/*`` endpoints (the runner has no Docker socket) and plain
 sockets. Every experiment is bounded: fixed users, a fixed length, and
 sockets with timeouts.
 
@@ -59,7 +59,7 @@ class Settings:
 
 
 def crash(watch: Watch) -> dict[str, Any]:
-    """SIGKILL the worker that serves /fault/crash, then watch the server
+    """SIGKILL the worker that serves /_lab/fault/crash, then watch the server
     until it is whole again or the cell ends."""
     before = watch.census() or {}
     start = watch.mark()
@@ -219,7 +219,7 @@ def block(watch: Watch, via: str) -> dict[str, Any]:
     } | seen
 
 
-#: How often the soak reads the server's /usage.
+#: How often the soak reads the server's /_lab/usage.
 SOAK_POLL_S = 5.0
 
 

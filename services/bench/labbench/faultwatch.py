@@ -47,7 +47,7 @@ class Watch:
     app: Server
     long_ms: int
     # How to send the server SIGTERM: directly where the runner can (native
-    # mode), else through /fault/stop, which waits its turn like any request.
+    # mode), else through /_lab/fault/stop, which waits its turn like any request.
     terminate: Callable[[], str] | None = None
     # True for a server that forks a process per request (its "workers" come and go).
     per_request: bool = False

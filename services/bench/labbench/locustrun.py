@@ -5,7 +5,7 @@ Locust runs as a subprocess (``--processes`` forks more of it; with
 elsewhere and report their own CPU), resets its statistics when the warm-up
 ends (the locustfile's ``--warmup``), and stops by itself after warm-up +
 duration. Around the measured window this module reads the server's
-``/usage``, the load generator's own CPU time and the machine's (/proc/stat),
+``/_lab/usage``, the load generator's own CPU time and the machine's (/proc/stat),
 so that all three cover exactly the requests that were counted.
 """
 
@@ -242,7 +242,7 @@ class _Log(threading.Thread):
 
 
 class _Usage(threading.Thread):
-    """Reads /usage without holding up the clock: under load the request may
+    """Reads /_lab/usage without holding up the clock: under load the request may
     queue behind the test's own for a while."""
 
     def __init__(self, client: AppClient) -> None:

@@ -51,7 +51,7 @@ def machine() -> Machine:
 
 
 def limits(usages: dict[str, dict[str, Any] | None], mode: str) -> Limits:
-    """The limits each server reported in its /usage, and whether they agree."""
+    """The limits each server reported in its /_lab/usage, and whether they agree."""
     per_server = {
         name: None
         if usage is None

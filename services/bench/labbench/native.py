@@ -4,7 +4,7 @@
         urllib.request.urlopen(url + "/")
 
 Each server starts in a session of its own, so that stopping it reaches every
-worker it forked and the app's /usage endpoint can sum its process group.
+worker it forked and the app's /_lab/usage endpoint can sum its process group.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def serve(
     cpus: set[int] | None = None,
     env: dict[str, str] | None = None,
     log: IO[str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[str]:
     """Start ``server`` on a free loopback port; yield its base URL; stop it.
 
@@ -84,6 +85,7 @@ def serve(
     variables (the LAB_* knobs, read by the command and the app). ``log``, a
     file opened for reading and writing, receives the server's output;
     without one it goes to a temporary file, shown if the server fails.
+    ``cwd`` is the server's working directory (default: this process's).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -100,6 +102,7 @@ def serve(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=cwd,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         try:

@@ -191,7 +191,7 @@ OPTIONS: dict[str, Option] = {
         Option(
             "target_url", target_pair, [],
             "a server outside this Compose project to measure too, by name (repeatable); alone, it replaces "
-            f"--servers' default; its CPU and memory come from its {protocol.LAB_PREFIX}/usage, if it answers",
+            f"--servers' default; its CPU and memory come from its {protocol.PREFIX}/usage, if it answers",
             plan="targets", metavar="NAME=URL", repeat=True,
         ),
         Option(

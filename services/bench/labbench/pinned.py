@@ -2,7 +2,7 @@
 
 A server with several workers hands each new connection to whichever worker
 accepts it, so a plain request cannot choose its worker. A keep-alive
-connection, though, stays with the worker that accepted it: asking ``/whoami``
+connection, though, stays with the worker that accepted it: asking ``/_lab/whoami``
 on it says which process will serve the next request sent on it. The block
 experiment (:func:`labbench.faults.block`) uses this to put requests in
 flight on the same worker as the one that blocks it.
@@ -45,7 +45,7 @@ class Pinned:
 
 
 def _census(connection: http.client.HTTPConnection) -> int | None:
-    """The pid of the process that answers ``/whoami`` on ``connection``, if
+    """The pid of the process that answers ``/_lab/whoami`` on ``connection``, if
     the connection stays open afterwards; None otherwise."""
     try:
         connection.request("GET", protocol.WHOAMI)

@@ -72,7 +72,7 @@ class ServerLimits(Model):
 
 
 class Limits(Model):
-    """The limits as each server reported them from inside (its /usage)."""
+    """The limits as each server reported them from inside (its /_lab/usage)."""
 
     per_server: dict[str, ServerLimits | None] = Field(default_factory=dict)
     cpus: str | None = None

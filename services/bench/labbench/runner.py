@@ -85,7 +85,7 @@ def _unavailable(name: str, targets: Targets) -> str | None:
     if name in targets.startup_errors:
         return targets.startup_errors[name][-500:]
     if not targets.answers(name):
-        return "did not answer /usage before the cell"
+        return "did not answer /_lab/usage before the cell"
     return None
 
 

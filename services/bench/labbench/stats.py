@@ -63,7 +63,7 @@ class Row:
     """One server x scenario x users group, with every derived column.
 
     Measurements are None when the group has no ``ok`` cell (see ``statuses``)
-    or when the cells did not record what they need (e.g. no ``/usage``).
+    or when the cells did not record what they need (e.g. no ``/_lab/usage``).
     """
 
     server: str

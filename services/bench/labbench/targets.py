@@ -21,6 +21,8 @@ from labcore import matrix, protocol
 
 #: Where the servers' published ports are, for load from other machines (--workers).
 SERVERS_HOST_ENV = "LAB_SERVERS_HOST"
+#: How a skipped cell begins when its server could not serve the app (the report lists them).
+REFUSED = "could not serve the app"
 
 
 class Targets:
@@ -64,6 +66,12 @@ class Targets:
         # included, says it is up.
         return (name in self.external or native.serves_own_app(os.environ)) and client.responds()
 
+    def note_refusals(self) -> None:
+        """Record the servers that answer but could not serve the app: their cells are skipped with the cause."""
+        for name in self.urls:
+            if name not in self.startup_errors and (cause := self.client(name).refused()) is not None:
+                self.startup_errors[name] = f"{REFUSED}: {cause}"
+
     def terminator(self, name: str) -> Callable[[], str] | None:
         """A way to send ``name`` SIGTERM from outside, if this runner has one.
         In Compose it has none (no Docker socket): faults go through the app."""
@@ -101,6 +109,7 @@ class ComposeTargets(Targets):
             self.startup_errors[name] = f"{self.urls[name]} did not answer"
             if self.servers[name].upstream is not None:
                 self.startup_errors[name] += f" (start it with `docker compose --profile proxy up -d --wait {name}`)"
+        self.note_refusals()
         return self
 
 
@@ -118,7 +127,7 @@ class NativeTargets(Targets):
     def __enter__(self) -> NativeTargets:
         if not sys.platform.startswith("linux"):
             # sched_setaffinity (the stand-in for a CPU limit) and the servers' process
-            # groups as /usage reads them exist on Linux only.
+            # groups as /_lab/usage reads them exist on Linux only.
             raise BenchError(
                 f"--native runs the servers on Linux only, not on {sys.platform}: "
                 "use the Docker lab instead (docker compose up -d --wait; docker compose run --rm bench ...)"
@@ -147,6 +156,7 @@ class NativeTargets(Targets):
                     self._start(name)
                 except native.ServerFailed as error:
                     self.startup_errors[name] = str(error)
+            self.note_refusals()
             if self.server_cpus:
                 # Locust inherits this process's CPUs: keep it off the servers' one,
                 # until the servers are gone (a test or a caller may run on).

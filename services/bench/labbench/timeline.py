@@ -146,7 +146,7 @@ def burst(targets: Targets, name: str, scenario: Scenario, settings: Settings) -
     assert work_ms is not None and scenario.kind in ("io", "cpu"), f"{scenario.name} has no work to time"
     head = {"server": name, "scenario": scenario.name, "path": path, "kind": scenario.kind, "work_ms": work_ms}
     if name in targets.startup_errors or not targets.answers(name):
-        reason = targets.startup_errors.get(name, "did not answer /usage before the burst")
+        reason = targets.startup_errors.get(name, "did not answer /_lab/usage before the burst")
         return Burst(**head, status="server-unavailable", error=reason[-500:])
     url = targets.urls[name]
     cpus = (targets.client(name).usage() or {}).get("cpu_limit")

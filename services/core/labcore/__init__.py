@@ -8,6 +8,8 @@
   app's cap, the fault experiments' lengths);
 * :mod:`labcore.accesslog`: the access-logging policy every server follows
   (the ``LAB_ACCESS_LOG`` knob);
+* :mod:`labcore.stackcheck`: whether gevent or eventlet can serve beside
+  the app's pins (the image's ``pip check``), asked before monkey patching;
 * :mod:`labcore.protocol`: the strings two processes agree on (the app's
   instrument endpoints, the milestones the locustfile logs for the runner).
 

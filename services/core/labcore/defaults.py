@@ -67,3 +67,7 @@ MIXED_MS = 50
 MIXED_IO_SHARES = (100, 80, 60, 40, 20, 0)
 #: The map's offered concurrencies (closed-loop users) unless --users says otherwise.
 CROSSOVER_USERS = (4, 16, 64)
+#: The app every server serves when ``LAB_APP_MODULE`` is unset: the lab's own.
+APP_MODULE = "flasklab:create_app()"
+#: Where the app's writable data folder is mounted in a server's container.
+APP_DATA_DIR = "/data"

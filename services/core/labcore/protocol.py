@@ -6,22 +6,27 @@ locustfile logs these milestones and the runner waits for them in Locust's log.
 
 from __future__ import annotations
 
-# --- the app's instruments (services/app/flasklab/views.py, faults.py) ---------
+# --- the lab's instruments, around any app (services/app/flasklab/instruments.py) ---
 
-#: The prefix reserved for the lab's own endpoints around any app (issue 12):
-#: a target outside the lab answers ``LAB_PREFIX + "/usage"`` when it is wrapped.
-LAB_PREFIX = "/_lab"
-
+#: The prefix the lab reserves for its instruments in front of every app, the
+#: lab's own included: a request under it never reaches the app.
+PREFIX = "/_lab"
 #: CPU seconds and memory of the server (its cgroup, or natively its process group).
-USAGE = "/usage"
-#: The detected concurrency model and the server's process census.
-WHOAMI = "/whoami"
+USAGE = PREFIX + "/usage"
+#: The detected concurrency model, the server's process census, and the app
+#: it serves (or why it could not: ``app.refused``). Also the healthcheck.
+WHOAMI = PREFIX + "/whoami"
 #: The image's installed packages.
-PACKAGES = "/packages"
+PACKAGES = PREFIX + "/packages"
 #: SIGKILL the worker serving the request (only with LAB_FAULT_ENDPOINTS=1).
-FAULT_CRASH = "/fault/crash"
+FAULT_CRASH = PREFIX + "/fault/crash"
 #: SIGTERM the server's top process (only with LAB_FAULT_ENDPOINTS=1).
-FAULT_STOP = "/fault/stop"
+FAULT_STOP = PREFIX + "/fault/stop"
+#: The environment variable naming the WSGI app every server serves, as
+#: ``module:name`` or ``module:factory()`` (default ``defaults.APP_MODULE``).
+APP_MODULE_ENV = "LAB_APP_MODULE"
+#: The environment variable that tells the app where its writable data folder is.
+APP_DATA_ENV = "LAB_APP_DATA"
 #: The environment variable that turns the fault endpoints on.
 FAULT_ENDPOINTS_ENV = "LAB_FAULT_ENDPOINTS"
 #: The environment variable that chooses how ``async def`` views run in a

@@ -108,8 +108,8 @@ def _scenario(name: str, spec: Any, where: str) -> tuple[Scenario, int | None]:
     path = spec["path"]
     if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() for char in path):
         raise _field_error(where, "path", f"must start with / and hold no spaces, not {path!r}")
-    if path == protocol.LAB_PREFIX or path.startswith(protocol.LAB_PREFIX + "/"):
-        raise _field_error(where, "path", f"{protocol.LAB_PREFIX} is the lab's own, not the app's: {path!r}")
+    if path == protocol.PREFIX or path.startswith(protocol.PREFIX + "/"):
+        raise _field_error(where, "path", f"{protocol.PREFIX} is the lab's own, not the app's: {path!r}")
     method = spec.get("method", "GET")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise _field_error(where, "method", f"must be one of {', '.join(METHODS)}, not {method!r}")

@@ -85,6 +85,6 @@ def fault_charts(fault: str, cells: list[FaultCell], colours: dict[str, str]) ->
     ]
     if fault == "soak":
         found.append(
-            Chart("Memory over the soak", " The server's /usage every few seconds.", memory_chart(cells, colours))
+            Chart("Memory over the soak", " The server's /_lab/usage every few seconds.", memory_chart(cells, colours))
         )
     return found

@@ -221,7 +221,7 @@ def _placement_text(run: Run) -> list[str]:
 #: Why a scenario of the user's own app has no ideal (LAB_APP_SCENARIOS).
 NO_IDEAL_USER = "no ideal bound: the work of this request is unknown to the lab"
 #: Why a target's server CPU and memory are blank.
-UNKNOWN_USAGE = f"unknown: the target does not expose {protocol.LAB_PREFIX}/usage"
+UNKNOWN_USAGE = f"unknown: the target does not expose {protocol.PREFIX}/usage"
 
 
 def _targets_text(plan: Plan, cells: list[Cell]) -> list[str]:
@@ -315,7 +315,7 @@ def methodology(results: Results) -> list[str]:
             "of its CPU, "
         )
         + "since the limit may then be its own, not the server's.",
-        "Server CPU seconds and memory come from the app's own /usage endpoint (its cgroup, or its process group "
+        "Server CPU seconds and memory come from the lab's /_lab/usage instrument (its cgroup, or its process group "
         "natively), read at both ends of each measured window; memory is the largest peak, which counts from "
         "the server's start and so can include earlier cells of the same server.",
         "Effective concurrency is Little's law, req/s times mean latency: the requests in flight on average.",
@@ -341,11 +341,11 @@ def fault_methodology(results: Results) -> list[str]:
         f"Each fault experiment runs {faults.USERS} Locust users against one server, injects the fault "
         f"{faults.LEAD_S:g} s in, and keeps Locust's per-second history around it (one-second resolution): "
         "ok/s before is the mean of the seconds before the fault, after is the mean from its second second on.",
-        "Faults reach the server as they would reach a real one: SIGKILL of the worker that serves /fault/crash, "
-        "SIGTERM to the server's top process (/fault/stop, what `docker compose stop` sends), raw sockets that "
+        "Faults reach the server as they would reach a real one: SIGKILL of the worker that serves /_lab/fault/crash, "
+        "SIGTERM to the server's top process (/_lab/fault/stop, what `docker compose stop` sends), raw sockets that "
         "send a request one byte a second, one request longer than the server's timeout, one that blocks its "
         "worker in C beside others pinned to it by keep-alive, and the server's own max-requests. "
-        "The runner then watches the server's census (/whoami: top process and worker pids).",
+        "The runner then watches the server's census (/_lab/whoami: top process and worker pids).",
         f"A second with fewer than {faulttimeline.OUTAGE:.0%} of the usual successes counts as a second "
         "without service. "
         "After each experiment a server that is down is brought back before the next cell "
