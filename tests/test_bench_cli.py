@@ -23,6 +23,7 @@ from labbench.results import Plan
 from labcore import defaults, matrix
 from labcore.scenarios import CORE
 from tests.support import ROOT
+from tests.support.cli import labbench
 from tests.support.mdtables import md_tables
 
 pytestmark = pytest.mark.unit
@@ -223,3 +224,13 @@ def test_the_locustfile_is_found_with_a_compose_file_elsewhere(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     with pytest.raises(BenchError, match="or set LAB_LOCUSTFILE"):
         locustrun.locustfile()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("command", [[], ["capacity"]])
+def test_a_warmup_and_duration_that_are_not_whole_seconds_are_refused(command: list[str]) -> None:
+    # Locust's --run-time takes whole seconds: 0.5 + 2 would fail every cell after it started.
+    result = labbench(*command, "--warmup", "0.5", "--duration", "2", "--native")
+    assert result.returncode == 2
+    assert "--warmup and --duration: Locust runs whole seconds" in result.stderr
+    assert "Traceback" not in result.stderr

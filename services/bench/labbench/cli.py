@@ -209,7 +209,11 @@ def main_capacity(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     from labbench import capacity
 
     given = {name: value for name, value in vars(args).items() if name in options.CAPACITY}
-    values = options.resolve(given, options.CAPACITY)
+    try:
+        values = options.resolve(given, options.CAPACITY)
+        options.check(values)
+    except options.ConfigError as error:
+        parser.error(str(error))
     folder, results = capacity.start(options.capacity_plan(values), values["output"], bool(values["native"]))
     _render(folder)
     try:

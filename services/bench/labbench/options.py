@@ -307,8 +307,15 @@ def resolve(given: dict[str, Any], table: dict[str, Option] = OPTIONS) -> dict[s
 
 def check(values: dict[str, Any]) -> None:
     """Refuse options that contradict each other (ConfigError names them)."""
-    if values["workers"] and values["processes"] > 1:
+    if values.get("workers") and values.get("processes", 1) > 1:
         raise ConfigError("--workers and --processes: choose one (workers bring their own processes)")
+    # Locust's --run-time is whole seconds: 2.5 would stop every cell with a
+    # locust-error after its start (a crossover run on 2026-12-01 lost 120 so).
+    total = values["warmup"] + values["duration"]
+    if not float(total).is_integer():
+        raise ConfigError(
+            f"--warmup and --duration: Locust runs whole seconds, so their sum must be whole, not {total:g}"
+        )
 
 
 def plan_from(values: dict[str, Any]) -> Plan:
