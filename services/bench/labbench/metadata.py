@@ -18,7 +18,7 @@ from labbench import BenchError, locustrun, wrkrun
 from labbench.appclient import AppClient
 from labbench.results import Limits, Machine, Placement, Plan, Run, ScenarioInfo, ServerInfo, ServerLimits
 from labcore import accesslog, defaults, matrix
-from labcore.scenarios import Scenario, resolve
+from labcore.scenarios import SCENARIOS, Scenario, resolve
 
 #: Where the lab's images record their digest at build time (services/core/image-digest).
 IMAGE_DIGEST = Path("/etc/lab-image-digest")
@@ -147,9 +147,10 @@ def describe(
     return infos, {name: scenario_info(name, plan, known) for name in plan.scenarios}
 
 
-def scenario_info(name: str, plan: Plan, known: dict[str, Scenario]) -> ScenarioInfo:
-    """A scenario of the plan, from ``known`` (the lab's and the user's), with its work
-    per request (a crossover split with its own)."""
+def scenario_info(name: str, plan: Plan, known: dict[str, Scenario] | None = None) -> ScenarioInfo:
+    """A scenario of the plan, from ``known`` (the lab's and the user's; the lab's alone by
+    default), with its work per request (a crossover split with its own)."""
+    known = SCENARIOS if known is None else known
     scenario, io_ms, cpu_ms = (known[name], plan.io_ms, plan.cpu_ms) if name in known else resolve(name)
     mixed = scenario.kind == "mixed"
     return ScenarioInfo(
