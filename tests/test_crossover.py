@@ -75,9 +75,9 @@ def test_the_mixed_check_wants_both_numbers_echoed() -> None:
 
 def test_a_split_is_described_with_both_parts_of_its_work() -> None:
     plan = crossover_results()["run"]["plan"]
-    info = metadata.scenario_info("mixed-io40-cpu10", Plan(**plan))
+    info = metadata.scenario_info("mixed-io40-cpu10", Plan(**plan), SCENARIOS)
     assert (info.kind, info.path, info.work_ms, info.io_ms, info.cpu_ms) == ("mixed", "/mixed", 50, 40, 10)
-    assert metadata.scenario_info("io", Plan(**plan)).io_ms is None
+    assert metadata.scenario_info("io", Plan(**plan), SCENARIOS).io_ms is None
 
 
 def test_mixed_ideal_is_the_lower_of_the_slots_and_the_cpu_bound() -> None:

@@ -52,7 +52,7 @@ RESULTS = DOCS / "results.md"
 #: The run docs/results.md shows; docs/images/charts.py draws its charts from it.
 RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
 #: The crossover run whose map docs/results.md shows (charts.py draws it too).
-CROSSOVER_RUN = DOCS / "images" / "2026-12-01T173810Z-crossover.json"
+CROSSOVER_RUN = DOCS / "images" / "2026-12-01T175232Z-crossover.json"
 CROSSOVER_SECTION = "## The crossover map"
 GUIDE = "## Add a server in 3 steps"
 MODELS_ALLOWED = {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}

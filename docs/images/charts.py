@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 #: (results/ is not committed).
 RUN = HERE / "2026-12-01T102246Z-results.json"
 #: The crossover run docs/results.md shows (its map, drawn with --prefix crossover).
-CROSSOVER = HERE / "2026-12-01T173810Z-crossover.json"
+CROSSOVER = HERE / "2026-12-01T175232Z-crossover.json"
 
 
 def _slug(text: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from labbench import metadata
 from labbench.results import Plan
+from labcore.scenarios import SCENARIOS
 from tests.support import bench_fixtures
 
 PURE_IO, MIDDLE, PURE_CPU = "mixed-io50-cpu0", "mixed-io30-cpu20", "mixed-io0-cpu50"
@@ -66,6 +67,6 @@ def crossover_results() -> dict[str, Any]:
                 repetitions=3, locust_processes=1, seed=1, crossover=True)  # fmt: skip
     data["run"]["plan"] = plan.to_dict()
     data["servers"] = {name: bench_fixtures.SERVERS[name] for name in servers}
-    data["scenarios"] = {name: metadata.scenario_info(name, plan).to_dict() for name in scenarios}
+    data["scenarios"] = {name: metadata.scenario_info(name, plan, SCENARIOS).to_dict() for name in scenarios}
     data["cells"] = _cells()
     return data

@@ -129,7 +129,7 @@ def record(run: Run, urls: dict[str, str]) -> None:
 
 
 def describe(
-    plan: Plan, servers: list[matrix.Server], known: dict[str, Scenario]
+    plan: Plan, servers: list[matrix.Server], known: dict[str, Scenario] | None = None
 ) -> tuple[dict[str, ServerInfo], dict[str, ScenarioInfo]]:
     """The plan's servers as compose.yaml labels them (its targets as unknown),
     and its scenarios, from ``known``, with the run's work per request."""
