@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from labbench.capacity import NOT_THE_SERVER
 from labbench.capacitymodels import Capacity
 from labbench.results import Results, load_results
 from tests.support.cli import labbench, only_run
@@ -41,16 +42,27 @@ def check_capacity_run(folder: Path) -> Results:
             assert step.bottleneck is not None and step.achieved_rps is not None
             assert (folder / (step.raw + ".json")).is_file()
     sync, gevent = entry(results, "gunicorn-sync"), entry(results, "gunicorn-gevent")
-    # 4 slots of 100 ms: at most 40 req/s achieved in any step, and at the default SLO at least half of it.
+    markdown = (folder / "report.md").read_text()
+    assert "## Capacity: io" in markdown and all(f"| {server} |" in markdown for server in SERVERS)
+    assert 'id="capacity-io"' in (folder / "report.html").read_text()
+    # 4 slots of 100 ms: at most 40 req/s achieved in any step, whatever else ran on the machine.
     assert max(step.achieved_rps or 0 for step in sync.curve) <= 40 * OVER
-    assert sync.capacity_rps is not None and 20 <= sync.capacity_rps <= 40 * OVER, sync
+    assert sync.capacity_rps is not None and sync.capacity_rps <= 40 * OVER, sync
+    # The lower bounds are the server's only where its knee is: a knee set by a
+    # saturated host or the load generator is said so, and is no measure of the server.
+    if not_the_server := [item for item in (sync, gevent) if item.bottleneck in NOT_THE_SERVER]:
+        for item in not_the_server:
+            assert item.reason is not None and "not the server's" in item.reason, item
+        pytest.skip(
+            "knee set by the machine or the load generator, not the server: "
+            + "; ".join(f"{item.server} {item.capacity_rps} req/s ({item.bottleneck})" for item in not_the_server)
+        )
+    # At the default SLO at least half of the 40.
+    assert sync.capacity_rps >= 20, sync
     # The step past sync's knee broke because its slots were full, not for the load generator.
     assert sync.bottleneck == "slots", [(s.offered_rps, s.bottleneck) for s in sync.curve]
     # Greenlets are not bounded by slots: far beyond.
     assert gevent.capacity_rps is not None and gevent.capacity_rps >= 3 * sync.capacity_rps, gevent
-    markdown = (folder / "report.md").read_text()
-    assert "## Capacity: io" in markdown and all(f"| {server} |" in markdown for server in SERVERS)
-    assert 'id="capacity-io"' in (folder / "report.html").read_text()
     return results
 
 
@@ -79,6 +91,7 @@ def test_quick_capacity_through_compose(lab_stack: object, tmp_path: Path) -> No
     volume = f"{tmp_path}:/lab/results"
     compose("run", "--rm", "--volume", volume, "bench", "capacity", "--quick", timeout=600)
     folder = only_run(tmp_path)
-    results = check_capacity_run(folder)
-    assert results.run.mode == "docker" and results.run.limits is not None and results.run.limits.cpus == "1"
+    run = load_results(folder).run
+    assert run.mode == "docker" and run.limits is not None and run.limits.cpus == "1"
     assert {path.stat().st_uid for path in [folder, *folder.iterdir()]} == {os.getuid()}
+    check_capacity_run(folder)

@@ -40,6 +40,11 @@ from labcore.scenarios import SCENARIOS
 #: A step whose users were this busy on average (Little's law) had none to spare.
 USERS_BUSY = 0.9
 
+#: A knee set by these is not the server's: the load generator's CPU, or a host
+#: saturated by other load (the 2-core machine shared with other sessions on 2026-12-01:
+#: host CPU ≥ 99 % busy, one request of 60 late by 120 ms, p99 over a 200 ms SLO at 17 req/s of 40).
+NOT_THE_SERVER = ("load-generator", "machine")
+
 
 @dataclass(frozen=True)
 class Series:
@@ -159,8 +164,11 @@ def summarize(series: Series, curve: list[Step], settings: CapacitySettings) -> 
     broke = [step for step in curve if not step.holds]
     first_broken = min(broke, key=lambda step: step.offered_rps) if broke else None
     reason = found.reason
-    if first_broken is not None and first_broken.bottleneck == "load-generator" and found.capacity is not None:
-        reason = "the step that broke the SLO was load-generator bound: the capacity is at least this, not the server's"
+    if first_broken is not None and first_broken.bottleneck in NOT_THE_SERVER and found.capacity is not None:
+        reason = (
+            f"the step that broke the SLO was {first_broken.bottleneck} bound: the capacity is at least this,"
+            " not the server's"
+        )
     per_cpu = at.achieved_rps / at.server_cpu if at and at.achieved_rps and at.server_cpu else None
     peaks = [step.memory_peak_bytes for step in curve if step.memory_peak_bytes is not None]
     return Capacity(
@@ -231,7 +239,7 @@ def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     assert plan.capacity is not None
     with (NativeTargets if native_mode else ComposeTargets)(servers) as targets:
         metadata.record(results.run, targets.urls)
-        results.servers, results.scenarios = metadata.describe(plan, servers)
+        results.servers, results.scenarios = metadata.describe(plan, servers, SCENARIOS)
         save(folder, results)
         for repetition in range(1, plan.repetitions + 1):
             for server in servers:
