@@ -35,7 +35,9 @@ def check_capacity_run(folder: Path) -> Results:
     assert [(item.server, item.scenario) for item in results.capacity] == [(server, "io") for server in SERVERS]
     for item in results.capacity:
         offered = [step.offered_rps for step in item.curve]
-        assert offered[0] == 10 and len(offered) == len(set(offered)) >= 3, offered
+        assert offered[0] == 10 and len(offered) == len(set(offered)), offered
+        # A knee the server set was found by stepping up, then bisecting.
+        assert item.bottleneck in NOT_THE_SERVER or len(offered) >= 3, offered
         assert item.slo_p99_ms == 200
         for step in item.curve:
             assert step.status == "ok", step.error

@@ -42,8 +42,10 @@ USERS_BUSY = 0.9
 
 #: A knee set by these is not the server's: the load generator's CPU, or a host
 #: saturated by other load (the 2-core machine shared with other sessions on 2026-12-01:
-#: host CPU ≥ 99 % busy, one request of 60 late by 120 ms, p99 over a 200 ms SLO at 17 req/s of 40).
-NOT_THE_SERVER = ("load-generator", "machine")
+#: host CPU ≥ 99 % busy, one request of 60 late by 120 ms, p99 over a 200 ms SLO at 17 req/s of 40),
+#: or nothing measured (a gevent server's first step through Docker the same day: one slow
+#: request of 30, server and Locust idle): only server-cpu and slots are the server's own.
+NOT_THE_SERVER = ("load-generator", "machine", "unexplained")
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,12 @@ def summarize(series: Series, curve: list[Step], settings: CapacitySettings) -> 
     broke = [step for step in curve if not step.holds]
     first_broken = min(broke, key=lambda step: step.offered_rps) if broke else None
     reason = found.reason
-    if first_broken is not None and first_broken.bottleneck in NOT_THE_SERVER and found.capacity is not None:
+    if first_broken is not None and first_broken.bottleneck in NOT_THE_SERVER:
         reason = (
             f"the step that broke the SLO was {first_broken.bottleneck} bound: the capacity is at least this,"
             " not the server's"
+            if found.capacity is not None
+            else f"{found.reason}; that step was {first_broken.bottleneck} bound, not the server's"
         )
     per_cpu = at.achieved_rps / at.server_cpu if at and at.achieved_rps and at.server_cpu else None
     peaks = [step.memory_peak_bytes for step in curve if step.memory_peak_bytes is not None]
