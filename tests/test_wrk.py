@@ -8,9 +8,7 @@ against a loopback server that answers wrongly, and labbench end to end.
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -31,7 +29,6 @@ from labcore.scenarios import SCENARIOS
 from tests.support import bench_fixtures
 from tests.support.cli import labbench, only_run
 from tests.support.docker import compose
-from tests.support.mdtables import md_tables
 
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="Debian's wrk is not installed (tests/run does it)")
 
@@ -327,64 +324,3 @@ def test_plain_wrk_runs_by_hand_on_the_lab_s_network(lab_stack: object) -> None:
     compose("--profile", "bench", "build", "bench")
     out = compose("run", "--rm", "--entrypoint", "wrk", "bench", "-t1", "-c4", "-d1s", "http://gunicorn-sync:8000/")
     assert "Requests/sec:" in out.stdout and "Non-2xx" not in out.stdout, out.stdout
-
-
-# --- docs/methodology.md's table, from the committed runs ---------------------------------------------
-
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
-METHODOLOGY = IMAGES.parent / "methodology.md"
-TABLE = "The issue's table, re-measured"
-
-
-def plain_wrk(text: str) -> dict[tuple[str, str], list[float]]:
-    """Requests/sec of each plain wrk run by hand, by server and scenario, from the ``### server path`` headers."""
-    found: dict[tuple[str, str], list[float]] = {}
-    for block in text.split("### ")[1:]:
-        server, path = block.split()[:2]
-        rate = re.search(r"^Requests/sec:\s+([\d.]+)$", block, re.M)
-        # Read errors are uWSGI closing each connection after its answer; timeouts, wrk's 2 s default.
-        assert rate and "Non-2xx" not in block, block
-        found.setdefault((server, {"/": "hello", "/json": "json"}[path]), []).append(float(rate[1]))
-    return found
-
-
-def cpu_range(values: list[float]) -> str:
-    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
-    return low if low == high else f"{low}–{high}"
-
-
-def engines_rows(results: Results, plain: dict[tuple[str, str], list[float]]) -> list[dict[str, str]]:
-    rows = []
-    for check in crosschecks(results):
-        locust = [
-            c
-            for c in results.cells
-            if c.engine == "locust" and c.group[:3] == (check.server, check.scenario, check.users)
-        ]
-        by_hand = statistics.median(plain[(check.server, check.scenario)])
-        rows.append(
-            {
-                "server": f"`{check.server}`",
-                "scenario": check.scenario,
-                "Locust req/s": f"{check.locust_rps:.0f}",
-                "lab's wrk req/s": f"{check.wrk_rps:.0f}",
-                "plain wrk req/s": f"{by_hand:.0f}",
-                "Locust ÷ wrk": f"{check.ratio:.2f}",
-                "lab's wrk ÷ plain wrk": f"{check.wrk_rps / by_hand:.2f}",
-                "Locust CPU": cpu_range([c.loadgen_cpu or 0 for c in locust]),
-                "server CPU (cores)": cpu_range([(c.server_cpu_s or 0) / (c.duration_s or 1) for c in locust]),
-            }
-        )
-    return rows
-
-
-@pytest.mark.unit
-def test_methodology_shows_the_committed_engines_runs_as_they_render() -> None:
-    runs = sorted(IMAGES.glob("*-engines.json"))
-    assert runs, "no committed --engine both run"
-    expected = []
-    for run in runs:
-        results = Results.from_json(run.read_text(), run.name)
-        plain = plain_wrk(run.with_name(run.name.replace(".json", "-plain-wrk.txt")).read_text())
-        expected += engines_rows(results, plain)
-    assert md_tables(METHODOLOGY.read_text())[TABLE] == expected
