@@ -34,7 +34,7 @@ CONFIG_SAMPLES: dict[str, tuple[Any, Any]] = {
     "scenarios": ("hello,cpu", ["hello", "cpu"]),
     "users": ([8, 32], [8, 32]),
     "duration": (7, 7.0),
-    "warmup": (0.5, 0.5),
+    "warmup": (3, 3.0),
     "repetitions": (4, 4),
     "engine": ("both", "both"),
     "processes": (2, 2),
