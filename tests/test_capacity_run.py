@@ -83,8 +83,13 @@ def test_cpu_capacity_stays_under_the_cpu_limit_natively(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     (found,) = load_results(only_run(tmp_path)).capacity
     assert max(step.achieved_rps or 0 for step in found.curve) <= 100 * 1.15
-    assert found.capacity_rps is not None and found.capacity_rps <= 100 * 1.15
-    assert found.bottleneck in ("server-cpu", "load-generator", "machine"), found.curve
+    assert found.capacity_rps is None or found.capacity_rps <= 100 * 1.15
+    if found.bottleneck in NOT_THE_SERVER:
+        # Not the server's knee, and said so; the bound above holds all the same.
+        assert found.reason is not None and "not the server's" in found.reason, found
+        return
+    # The server set it: its one CPU, never its slots (200 threads' worth of users would be needed).
+    assert found.bottleneck == "server-cpu", found.curve
 
 
 @pytest.mark.docker
