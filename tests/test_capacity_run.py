@@ -49,18 +49,18 @@ def check_capacity_run(folder: Path) -> Results:
     assert 'id="capacity-io"' in (folder / "report.html").read_text()
     # 4 slots of 100 ms: at most 40 req/s achieved in any step, whatever else ran on the machine.
     assert max(step.achieved_rps or 0 for step in sync.curve) <= 40 * OVER
-    assert sync.capacity_rps is not None and sync.capacity_rps <= 40 * OVER, sync
+    assert sync.capacity_rps is None or sync.capacity_rps <= 40 * OVER, sync
     # The lower bounds are the server's only where its knee is: a knee set by a
     # saturated host or the load generator is said so, and is no measure of the server.
     if not_the_server := [item for item in (sync, gevent) if item.bottleneck in NOT_THE_SERVER]:
         for item in not_the_server:
             assert item.reason is not None and "not the server's" in item.reason, item
         pytest.skip(
-            "knee set by the machine or the load generator, not the server: "
+            "knee not set by the server (the machine, the load generator, or unexplained): "
             + "; ".join(f"{item.server} {item.capacity_rps} req/s ({item.bottleneck})" for item in not_the_server)
         )
     # At the default SLO at least half of the 40.
-    assert sync.capacity_rps >= 20, sync
+    assert sync.capacity_rps is not None and sync.capacity_rps >= 20, sync
     # The step past sync's knee broke because its slots were full, not for the load generator.
     assert sync.bottleneck == "slots", [(s.offered_rps, s.bottleneck) for s in sync.curve]
     # Greenlets are not bounded by slots: far beyond.
