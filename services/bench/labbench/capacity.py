@@ -45,7 +45,7 @@ USERS_BUSY = 0.9
 #: host CPU ≥ 99 % busy, one request of 60 late by 120 ms, p99 over a 200 ms SLO at 17 req/s of 40),
 #: or nothing measured (a gevent server's first step through Docker the same day: one slow
 #: request of 30, server and Locust idle): only server-cpu and slots are the server's own.
-NOT_THE_SERVER = ("load-generator", "machine", "unexplained")
+NOT_THE_SERVER = tuple(name for name in bottleneck.CLASSES if name not in bottleneck.SERVER_BOUND)
 
 
 @dataclass(frozen=True)

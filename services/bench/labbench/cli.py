@@ -193,16 +193,21 @@ def main_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         values = _values(flags, parser)
         folder, results = runner.start(options.plan_from(values), values["output"], bool(values["native"]))
+    _publish(folder)
+    statuses = Counter(cell.status for cell in [*results.cells, *results.faults])
+    counts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
+    print(f"{statuses.total()} cells: {counts or 'none'}; report: {folder / 'report.html'}")
+    return 0
+
+
+def _publish(folder: Path) -> None:
+    """A finished run's report, then the runs index beside it."""
     _render(folder)
     try:
         _index(folder.parent)
     except BenchError as error:
         # The run and its report are written; only the front page is not.
         print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
-    statuses = Counter(cell.status for cell in [*results.cells, *results.faults])
-    counts = ", ".join(f"{count} {status}" for status, count in statuses.most_common())
-    print(f"{statuses.total()} cells: {counts or 'none'}; report: {folder / 'report.html'}")
-    return 0
 
 
 def main_capacity(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -215,11 +220,7 @@ def main_capacity(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     except options.ConfigError as error:
         parser.error(str(error))
     folder, results = capacity.start(options.capacity_plan(values), values["output"], bool(values["native"]))
-    _render(folder)
-    try:
-        _index(folder.parent)
-    except BenchError as error:
-        print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
+    _publish(folder)
     for entry in results.capacity:
         found = "—" if entry.capacity_rps is None else f"{entry.capacity_rps:g} req/s"
         print(f"{entry.server} {entry.scenario} r{entry.repetition}: {found} at p99 ≤ {entry.slo_p99_ms:g} ms")
@@ -231,11 +232,7 @@ def main_timeline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     servers = [matrix.get(name) for name in args.servers or matrix.names()]
     settings = timeline.Settings(args.scenarios, args.requests, args.io_ms, args.cpu_ms, args.timeout)
     folder, _ = timeline.run(servers, settings, args.output, args.native)
-    _render(folder)
-    try:
-        _index(folder.parent)
-    except BenchError as error:
-        print(f"labbench: warning: the runs index was not written: {error}", file=sys.stderr)
+    _publish(folder)
     print(f"timeline: {folder / 'report.html'}")
     return 0
 
