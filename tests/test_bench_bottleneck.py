@@ -161,3 +161,6 @@ def test_the_runner_classifies_a_cell_from_what_it_recorded() -> None:
     machine = _cell("hello", 32, duration_s=5.0, rps=1500.0, mean_ms=20.0, server_cpu_s=2.5, host_cpu_busy=0.97)
     assert classify_cell(machine, sync, cpu_limit=1.0) == "machine"
     assert classify_cell(machine.model_copy(update={"crosscheck": 0.5}), sync, cpu_limit=1.0) == "load-generator"
+    # A --target-url server has no model: the users' bound still says when it was full.
+    assert classify_cell(full, None, cpu_limit=1.0) == "slots"
+    assert classify_cell(half, None, cpu_limit=None) == "unexplained"

@@ -12,10 +12,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from labbench import native
 from labcore import matrix, protocol
@@ -56,7 +58,7 @@ def _stats(prefix: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def own_app_url() -> Iterator[str]:
-    """The fixture app on gunicorn-sync's real command, without the lab's instruments."""
+    """The fixture app on gunicorn-sync's real command, under the lab's /_lab instruments."""
     with native.serve(matrix.get("gunicorn-sync"), env=OWN_APP) as url:
         yield url
 
@@ -142,18 +144,34 @@ def lab_app_url(upstream_url: str) -> Iterator[str]:
         yield url
 
 
-def test_targets_with_and_without_the_usage_endpoint(own_app_url: str, lab_app_url: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bare_app_url() -> Iterator[str]:
+    """The fixture app as a deployment the lab never touched: Werkzeug's
+    server in this process, no /_lab instruments around it."""
+    from ownapp import create_app  # the fixture project, installed by tests/run
+
+    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_targets_with_and_without_the_usage_endpoint(bare_app_url: str, lab_app_url: str, tmp_path: Path) -> None:
     both = tmp_path / "both.yaml"
     both.write_text("scenarios:\n  root:\n    path: /\n")  # a 200 at / from either app
     result = labbench(
-        "--target-url", f"lab={lab_app_url}", "--target-url", f"own={own_app_url}",
+        "--target-url", f"lab={lab_app_url}", "--target-url", f"own={bare_app_url}",
         "--output", str(tmp_path / "out"), *SHORT,
         env={protocol.APP_SCENARIOS_ENV: str(both)}, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tmp_path / "out")
     data = json.loads((run / "results.json").read_text())
-    assert data["run"]["plan"]["targets"] == {"lab": lab_app_url, "own": own_app_url}
+    assert data["run"]["plan"]["targets"] == {"lab": lab_app_url, "own": bare_app_url}
     cells = {cell["server"]: cell for cell in data["cells"]}
     assert set(cells) == {"lab", "own"} and all(cell["status"] == "ok" for cell in cells.values()), [
         (c["status"], c["error"]) for c in cells.values()
@@ -161,7 +179,9 @@ def test_targets_with_and_without_the_usage_endpoint(own_app_url: str, lab_app_u
     assert all(cell["failures"] == 0 and cell["requests"] > 0 for cell in cells.values()), cells
     assert cells["lab"]["server_cpu_s"] is not None, "the lab's app answers /usage"
     assert cells["own"]["server_cpu_s"] is None and cells["own"]["server_memory_bytes"] is None
-    assert data["servers"]["own"]["model"] == "unknown" and data["servers"]["own"]["docs"] == own_app_url
+    assert data["servers"]["own"]["model"] == "unknown" and data["servers"]["own"]["docs"] == bare_app_url
+    # No CPU reading: the cell's bottleneck cannot be the server's CPU.
+    assert cells["own"]["bottleneck"] != "server-cpu" and cells["lab"]["bottleneck"] is not None
     report = (run / "report.md").read_text()
     assert "own is a target outside this Compose project" in report
     assert f"unknown: the target does not expose {protocol.PREFIX}/usage" in report

@@ -93,17 +93,22 @@ def _unavailable(name: str, targets: Targets) -> str | None:
 # --- one cell ---------------------------------------------------------------------
 
 
-def classify_cell(cell: Cell, server: matrix.Server, cpu_limit: float | None) -> bottleneck.Bottleneck | None:
+def classify_cell(
+    cell: Cell, server: matrix.Server | None, cpu_limit: float | None
+) -> bottleneck.Bottleneck | None:
     """What limited an ok cell's number (labbench.bottleneck), from what the cell
     recorded, the server's slots and its CPU limit (its /usage); None for any other cell.
 
     The slots are the server's or the users', whichever are fewer (as in the
     report's ideal): a closed loop of N users never has more than N requests
     in flight, so a server with 4000 greenlets is full at 32 users' worth.
+    A server outside the matrix (--target-url) has no known model: the
+    users' bound is the only one that holds for it.
     """
     if not cell.ok:
         return None
-    slots = cell.users if server.slots is None else min(server.slots, cell.users)
+    server_slots = None if server is None else server.slots
+    slots = cell.users if server_slots is None else min(server_slots, cell.users)
     mean_ms = cell.latency_ms.mean if cell.latency_ms else None
     return bottleneck.classify(
         server_cpu=None if cell.server_cpu_s is None or not cell.duration_s else cell.server_cpu_s / cell.duration_s,
@@ -158,7 +163,7 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         server_memory_peak_bytes=after.get("memory_peak_bytes"),
         host_cpu_busy=None if m.host_busy is None else round(m.host_busy, 3),
     )
-    measured.bottleneck = classify_cell(measured, targets.servers[key.server], after.get("cpu_limit"))
+    measured.bottleneck = classify_cell(measured, targets.servers.get(key.server), after.get("cpu_limit"))
     return measured
 
 
@@ -302,7 +307,7 @@ def execute(plan: Plan, folder: Path, results: Results, targets_class: type[Targ
                     for paired in crosscheck(results.cells, measured):
                         limits = results.run.limits.per_server.get(paired.server) if results.run.limits else None
                         cpu_limit = limits.cpu_limit if limits else None
-                        paired.bottleneck = classify_cell(paired, targets.servers[paired.server], cpu_limit)
+                        paired.bottleneck = classify_cell(paired, targets.servers.get(paired.server), cpu_limit)
                 finished.add(key)
                 save(folder, results)
     results.run.finished_at = now()
