@@ -93,9 +93,7 @@ def _unavailable(name: str, targets: Targets) -> str | None:
 # --- one cell ---------------------------------------------------------------------
 
 
-def classify_cell(
-    cell: Cell, server: matrix.Server | None, cpu_limit: float | None
-) -> bottleneck.Bottleneck | None:
+def classify_cell(cell: Cell, server: matrix.Server | None, cpu_limit: float | None) -> bottleneck.Bottleneck | None:
     """What limited an ok cell's number (labbench.bottleneck), from what the cell
     recorded, the server's slots and its CPU limit (its /usage); None for any other cell.
 
