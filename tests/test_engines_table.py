@@ -1,6 +1,7 @@
 """docs/methodology.md's "The issue's table, re-measured", rendered from the
 committed ``--engine both`` runs that measured a bottleneck per cell
-(docs/images/*-engines.json) and the plain wrk run by hand beside each
+(docs/images/*-engines.json), the every-server runs at 16 and 64
+connections (*-every-server.json), and the plain wrk run by hand beside each
 (*-engines-plain-wrk.txt). Earlier runs, made before the bottleneck existed,
 stay committed and are left out of the table."""
 
@@ -15,39 +16,30 @@ import pytest
 from labbench.bottleneck import SERVER_BOUND
 from labbench.crosschecks import crosschecks
 from labbench.results import Cell, Results
-from labbench.stats import TIMES, bottlenecks
+from tests.support.cellcolumns import classes, cpu_range
 from tests.support.mdtables import md_tables
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 METHODOLOGY = IMAGES.parent / "methodology.md"
 TABLE = "The issue's table, re-measured"
+EVERY_SERVER = "Every server at 16 and 64 connections"
 #: The issue's "Done when": a cell within 10 % of plain wrk (at least 0.9 of it) ...
 CLOSE = 0.9
 
 
-def plain_wrk(text: str) -> dict[tuple[str, str], list[float]]:
-    """Requests/sec of each plain wrk run by hand, by server and scenario, from the ``### server path`` headers."""
-    found: dict[tuple[str, str], list[float]] = {}
+def plain_wrk(text: str) -> dict[tuple[str, str, int], list[float]]:
+    """Requests/sec of each plain wrk run by hand, by server, scenario and
+    connections, from the ``### server path`` headers and wrk's own output."""
+    found: dict[tuple[str, str, int], list[float]] = {}
     for block in text.split("### ")[1:]:
         server, path = block.split()[:2]
         rate = re.search(r"^Requests/sec:\s+([\d.]+)$", block, re.M)
+        connections = re.search(r"^\s+\d+ threads and (\d+) connections$", block, re.M)
         # Read errors are uWSGI closing each connection after its answer; timeouts, wrk's 2 s default.
-        assert rate and "Non-2xx" not in block, block
-        found.setdefault((server, {"/": "hello", "/json": "json"}[path]), []).append(float(rate[1]))
+        assert rate and connections and "Non-2xx" not in block, block
+        key = (server, {"/": "hello", "/json": "json"}[path], int(connections[1]))
+        found.setdefault(key, []).append(float(rate[1]))
     return found
-
-
-def cpu_range(values: list[float]) -> str:
-    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
-    return low if low == high else f"{low}–{high}"
-
-
-def classes(cells: list[Cell]) -> str:
-    """Each repetition's bottleneck: ``server-cpu``, or ``load-generator ×2, unexplained ×1``."""
-    counts = bottlenecks(cells)
-    if len(counts) == 1:
-        return next(iter(counts))
-    return ", ".join(f"{name} {TIMES}{count}" for name, count in counts.items())
 
 
 def verdict(ratio: float, cells: list[Cell]) -> str:
@@ -59,7 +51,7 @@ def verdict(ratio: float, cells: list[Cell]) -> str:
     return "**neither**"
 
 
-def engines_rows(results: Results, plain: dict[tuple[str, str], list[float]]) -> list[dict[str, str]]:
+def engines_rows(results: Results, plain: dict[tuple[str, str, int], list[float]]) -> list[dict[str, str]]:
     rows = []
     for check in crosschecks(results):
         by_engine = {
@@ -71,11 +63,12 @@ def engines_rows(results: Results, plain: dict[tuple[str, str], list[float]]) ->
             for engine in ("locust", "wrk")
         }
         locust = by_engine["locust"]
-        by_hand = statistics.median(plain[(check.server, check.scenario)])
+        by_hand = statistics.median(plain[(check.server, check.scenario, check.users)])
         rows.append(
             {
                 "server": f"`{check.server}`",
                 "scenario": check.scenario,
+                "connections": str(check.users),
                 "Locust req/s": f"{check.locust_rps:.0f}",
                 "lab's wrk req/s": f"{check.wrk_rps:.0f}",
                 "plain wrk req/s": f"{by_hand:.0f}",
@@ -93,19 +86,32 @@ def engines_rows(results: Results, plain: dict[tuple[str, str], list[float]]) ->
     return rows
 
 
-def measured_runs() -> list[Path]:
-    """The committed ``--engine both`` runs whose cells carry a bottleneck."""
-    runs = sorted(IMAGES.glob("*-engines.json"))
+def measured_runs(kind: str) -> list[Path]:
+    """The committed ``--engine both`` runs of a kind whose cells carry a bottleneck."""
+    runs = sorted(IMAGES.glob(f"*-{kind}.json"))
     return [run for run in runs if any(c.bottleneck for c in Results.from_json(run.read_text(), run.name).cells)]
 
 
-@pytest.mark.unit
-def test_methodology_shows_the_committed_engines_runs_as_they_render() -> None:
-    runs = measured_runs()
-    assert runs, "no committed --engine both run with a bottleneck per cell"
-    expected = []
+def rendered(kind: str) -> list[dict[str, str]]:
+    """The rows of every committed run of a kind, each beside the plain wrk run by hand in its hold."""
+    runs = measured_runs(kind)
+    assert runs, f"no committed --engine both run (*-{kind}.json) with a bottleneck per cell"
+    rows = []
     for run in runs:
         results = Results.from_json(run.read_text(), run.name)
-        plain = plain_wrk(run.with_name(run.name.replace(".json", "-plain-wrk.txt")).read_text())
-        expected += engines_rows(results, plain)
-    assert md_tables(METHODOLOGY.read_text())[TABLE] == expected
+        rows += engines_rows(results, plain_wrk(run.with_name(f"{run.stem}-plain-wrk.txt").read_text()))
+    return rows
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("kind", "table"), [("engines", TABLE), ("every-server", EVERY_SERVER)])
+def test_methodology_shows_the_committed_engines_runs_as_they_render(kind: str, table: str) -> None:
+    assert md_tables(METHODOLOGY.read_text())[table] == rendered(kind)
+
+
+@pytest.mark.unit
+def test_plain_wrk_is_read_per_connection_count() -> None:
+    block = "### s / round 1 t\nRunning 5s test @ http://s:8000/\n  1 threads and 64 connections\n"
+    assert plain_wrk(block + "Requests/sec:   1200.50\n") == {("s", "hello", 64): [1200.5]}
+    with pytest.raises(AssertionError):
+        plain_wrk(block + "  Non-2xx or 3xx responses: 3\nRequests/sec:   1200.50\n")
