@@ -8,7 +8,8 @@
   its own documentation and naming its knobs.
 * Every relative link in README.md and docs/*.md points at a file that exists.
 * docs/results.md's tables are the ones labbench renders from the run it
-  shows, whose results.json is committed beside its charts.
+  shows, whose results.json is committed beside its charts; so are
+  docs/own-app.md's tables of flaskr measured through Docker.
 
 Locust is never imported here (importing it monkey-patches this process with
 gevent): whatever needs the locustfile runs in a child process, as labbench
@@ -40,7 +41,7 @@ from labbench.stats import summarize
 from labcore import matrix
 from tests.support import ROOT, bench_fixtures
 from tests.support.docker import default_port
-from tests.support.mdtables import md_tables
+from tests.support.mdtables import md_tables, sections_naming
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +55,9 @@ RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
 #: The crossover run whose map docs/results.md shows (charts.py draws it too).
 CROSSOVER_RUN = DOCS / "images" / "2026-12-01T175232Z-crossover.json"
 CROSSOVER_SECTION = "## The crossover map"
+OWN_APP = DOCS / "own-app.md"
+#: flaskr (examples/flaskr) measured through Docker, as docs/own-app.md shows it.
+FLASKR_DOCKER_RUNS = sorted((DOCS / "images").glob("*-flaskr-docker.json"))
 GUIDE = "## Add a server in 3 steps"
 MODELS_ALLOWED = {"single", "threads", "processes", "processes+threads", "greenlets", "processes+greenlets"}
 # Set by native mode only; every server has them, so no section needs to name them.
@@ -431,3 +435,27 @@ def test_the_chart_script_draws_every_chart_results_md_shows(tmp_path: Path) -> 
     drawn = set(result.stdout.split())
     shown = {Path(target).name for target in link_targets(RESULTS.read_text()) if target.endswith(".svg")}
     assert shown == drawn
+
+
+# --- docs/own-app.md ---------------------------------------------------------------------
+
+
+def test_own_app_md_shows_flaskr_measured_through_docker() -> None:
+    assert FLASKR_DOCKER_RUNS, "docs/images holds no *-flaskr-docker.json"
+    assert f"images/{FLASKR_DOCKER_RUNS[-1].name}" in OWN_APP.read_text()
+
+
+@pytest.mark.parametrize("run", FLASKR_DOCKER_RUNS, ids=lambda path: path.name)
+def test_own_app_md_flaskr_tables_are_the_report_s(run: Path, tmp_path: Path) -> None:
+    """Each scenario's table in the section naming the run is labbench's
+    rendering of its committed results.json, not typed in."""
+    data = json.loads(run.read_text())
+    shutil.copyfile(run, tmp_path / "results.json")
+    _, md_path = render(tmp_path)
+    rendered = md_tables(md_path.read_text())
+    shown = md_tables(sections_naming(OWN_APP.read_text(), data["run"]["id"], level=3))
+    assert data["run"]["mode"] == "docker" and all(cell["status"] == "ok" for cell in data["cells"])
+    for scenario in data["run"]["plan"]["scenarios"]:
+        assert shown.get(scenario) == rendered[scenario], (
+            f"docs/own-app.md's {scenario!r} table differs from {run.name}'s"
+        )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labcore import matrix
+from labcore import matrix, protocol
 from tests.support import ROOT
 from tests.support.docker import default_port
 
@@ -142,3 +142,21 @@ def test_every_published_port_has_a_knob() -> None:
         for mapping in service.get("ports", []):
             knob = re.search(r":\$\{LAB_\w+_PORT:-\d+\}:\d+$", str(mapping))
             assert knob, f"{name} publishes {mapping} without a knob"
+
+
+#: The containers that read the user's scenarios file (labcore.userscenarios).
+LOAD_GENERATORS = ["locust", "locust-worker", "bench", "bench-worker"]
+
+
+@pytest.mark.parametrize("service", LOAD_GENERATORS)
+def test_the_load_generators_see_the_apps_folder_read_only_where_labcore_looks(service: str) -> None:
+    """LAB_APP_DIR's folder (the app image's default when unset) mounted at
+    protocol.APP_MOUNT, and LAB_APP_DIR pointing there only when it is set."""
+    spec = COMPOSE["services"][service]
+    default_app_dir = COMPOSE["x-app-build"]["args"]["APP_DIR"]
+    mount = {"type": "bind", "source": f"./{default_app_dir}", "target": protocol.APP_MOUNT, "read_only": True}
+    assert [{key: volume.get(key) for key in mount} for volume in spec["volumes"] if isinstance(volume, dict)] == [
+        mount
+    ]
+    assert spec["environment"][protocol.APP_DIR_ENV] == f"${{{protocol.APP_DIR_ENV}:+{protocol.APP_MOUNT}}}"
+    assert spec["environment"][protocol.APP_SCENARIOS_ENV] == f"${{{protocol.APP_SCENARIOS_ENV}-}}"

@@ -188,8 +188,8 @@ def test_every_container_is_hardened_and_limited(
     """What compose.yaml asks (x-hardened), as Docker applied it and as the
     processes inside live it: a user other than root, no capabilities at all
     (the bounding set, so not even a setuid binary gets one back),
-    no-new-privileges, a read-only root, init as PID 1, pids and memory limits,
-    ports on loopback only."""
+    no-new-privileges, a read-only root and read-only mounts, init as PID 1,
+    pids and memory limits, ports on loopback only."""
     container = request.getfixturevalue("bench_container") if service == "bench" else lab_stack.container(service)["Id"]
     info = json.loads(docker("inspect", container))[0]
     host = info["HostConfig"]
@@ -199,6 +199,12 @@ def test_every_container_is_hardened_and_limited(
     assert (host["PidsLimit"] or 0) > 0, f"{service} has no pids limit"
     for port, bindings in (host["PortBindings"] or {}).items():
         assert all(b["HostIp"] == "127.0.0.1" for b in bindings), f"{service} publishes {port} beyond loopback"
+    # No mount is writable but bench's results folder; the load generators
+    # see the app's folder (LAB_APP_DIR, for its scenarios file) read-only.
+    mounts = {mount["Destination"]: mount["RW"] for mount in info["Mounts"]}
+    assert [path for path, writable in mounts.items() if writable] == (["/lab/results"] if service == "bench" else [])
+    if service in ("locust", "locust-worker", "bench"):
+        assert mounts.get(protocol.APP_MOUNT) is False, mounts
     script = INSIDE
     if service == "bench":
         # bench starts as root with two capabilities, only to become the

@@ -52,9 +52,32 @@ def test_the_environment_picks_the_file_and_the_defaults(tmp_path: Path) -> None
     # The built-in scenarios stay; the user's become the default (not their mix).
     assert set(userscenarios.available(by_dir)) == set(SCENARIOS) | {"home", "add", "token", "missing", "app-mix"}
     assert userscenarios.core(by_dir) == ["home", "add", "token", "missing"]
+    # Without LAB_APP_DIR (natively, e.g. for --target-url), LAB_APP_SCENARIOS is any path.
     explicit = write(tmp_path, "scenarios:\n  front:\n    path: /front\n")
-    both = by_dir | {protocol.APP_SCENARIOS_ENV: str(explicit)}
-    assert userscenarios.core(both) == ["front"], "LAB_APP_SCENARIOS wins over LAB_APP_DIR's file"
+    assert userscenarios.core({protocol.APP_SCENARIOS_ENV: str(explicit)}) == ["front"]
+
+
+def test_beside_lab_app_dir_lab_app_scenarios_is_a_file_inside_it(tmp_path: Path) -> None:
+    """The Docker lab mounts LAB_APP_DIR only, so the same knobs must name a
+    file inside it, relative to it, natively too."""
+    (tmp_path / "app").mkdir()
+    write(tmp_path / "app", "scenarios:\n  front:\n    path: /front\n").rename(tmp_path / "app" / "other.yaml")
+    by_dir = {protocol.APP_DIR_ENV: str(tmp_path / "app")}
+    assert userscenarios.core(by_dir | {protocol.APP_SCENARIOS_ENV: "other.yaml"}) == ["front"], (
+        "it wins over the default"
+    )
+    for outside in (str(tmp_path / "app" / "other.yaml"), "../other.yaml", "sub/../../other.yaml"):
+        with pytest.raises(
+            ScenarioFileError,
+            match=f"^{protocol.APP_SCENARIOS_ENV}: with {protocol.APP_DIR_ENV} set, name a file inside",
+        ):
+            userscenarios.user(by_dir | {protocol.APP_SCENARIOS_ENV: outside})
+
+
+def test_what_the_containers_get_without_an_app_is_the_labs_own_scenarios_only() -> None:
+    """compose.yaml sets both knobs empty in the load generators when you set neither."""
+    empty = {protocol.APP_DIR_ENV: "", protocol.APP_SCENARIOS_ENV: ""}
+    assert userscenarios.scenarios_file(empty) is None and userscenarios.available(empty) == SCENARIOS
 
 
 def test_a_missing_file_names_the_knob(tmp_path: Path) -> None:
@@ -62,6 +85,13 @@ def test_a_missing_file_names_the_knob(tmp_path: Path) -> None:
         userscenarios.user({protocol.APP_DIR_ENV: str(tmp_path)})
     with pytest.raises(ScenarioFileError, match=f"^{protocol.APP_SCENARIOS_ENV}: no scenarios file at "):
         userscenarios.user({protocol.APP_SCENARIOS_ENV: str(tmp_path / "nope.yaml")})
+    # In a container, where LAB_APP_DIR is the mount and LAB_APP_SCENARIOS comes empty when unset.
+    mounted = {protocol.APP_DIR_ENV: protocol.APP_MOUNT, protocol.APP_SCENARIOS_ENV: ""}
+    with pytest.raises(
+        ScenarioFileError,
+        match=f"^{protocol.APP_DIR_ENV}: no scenarios file at /lab/app/lab-scenarios.yaml \\(/lab/app is LAB_APP_DIR",
+    ):
+        userscenarios.user(mounted)
 
 
 def test_an_edited_file_is_read_again(tmp_path: Path) -> None:

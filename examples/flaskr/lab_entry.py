@@ -2,16 +2,18 @@
 
 flaskr keeps its posts in a SQLite file in its instance folder, which is
 inside the installed package's prefix and, in the lab's containers, on a
-read-only filesystem. This factory points flaskr's ``DATABASE`` at the
-writable data folder ``LAB_APP_DATA`` (natively, the temporary folder
-without it), and creates and fills the database once, whichever worker of
-whichever server gets there first, so that the index page has posts to read.
+read-only filesystem, where flaskr's factory cannot even create the folder.
+This factory gives flaskr an instance folder in the writable data folder
+``LAB_APP_DATA`` (natively, the temporary folder without it), points its
+``DATABASE`` there, and creates and fills the database once, whichever worker
+of whichever server gets there first, so that the index page has posts to read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import sqlite3
 import tempfile
@@ -53,8 +55,14 @@ def _filled(database: Path) -> bool:
 def create_app() -> Flask:
     data = Path(os.environ.get(DATA_ENV) or tempfile.gettempdir())
     database = data / "flaskr.sqlite"
-    # flaskr's own test hook: this mapping replaces its instance config.
-    app = flaskr.create_app({"DATABASE": str(database)})
+    # flaskr builds its Flask object itself: hand it the instance_path
+    # argument for that one call (Flask's own way to move the folder), and
+    # its database through flaskr's test hook, which replaces its instance config.
+    flaskr.Flask = functools.partial(Flask, instance_path=str(data / "flaskr-instance"))
+    try:
+        app = flaskr.create_app({"DATABASE": str(database)})
+    finally:
+        flaskr.Flask = Flask
     # Every worker of every server runs this: one fills the file, under a lock.
     with open(data / "flaskr.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -49,6 +49,10 @@ APP_MODULE_ENV = "LAB_APP_MODULE"
 APP_SCENARIOS_ENV = "LAB_APP_SCENARIOS"
 #: The scenarios file's name inside ``LAB_APP_DIR``.
 APP_SCENARIOS_FILE = "lab-scenarios.yaml"
+#: Where the load generators' containers (locust, locust-worker, bench,
+#: bench-worker) see the host's ``LAB_APP_DIR``: compose.yaml mounts that
+#: folder here read-only and, when the user set it, points ``LAB_APP_DIR`` here.
+APP_MOUNT = "/lab/app"
 
 # --- the locustfile's milestones in Locust's log --------------------------------
 

@@ -1,7 +1,8 @@
 """The user's own scenarios: a YAML file of requests to their app, as ``Scenario`` s.
 
-The file is ``LAB_APP_SCENARIOS``, else ``lab-scenarios.yaml`` inside
-``LAB_APP_DIR`` (docs/own-app.md)::
+The file is ``lab-scenarios.yaml`` inside ``LAB_APP_DIR``, or the file
+``LAB_APP_SCENARIOS`` names (relative to ``LAB_APP_DIR`` when that is set;
+docs/own-app.md)::
 
     scenarios:
       home:
@@ -76,12 +77,26 @@ def user_class(name: str) -> str:
 
 
 def scenarios_file(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The scenarios file the environment names, or None when it names none."""
-    if explicit := environ.get(protocol.APP_SCENARIOS_ENV):
-        return Path(explicit)
-    if app_dir := environ.get(protocol.APP_DIR_ENV):
+    """The scenarios file the environment names, or None when it names none.
+
+    With ``LAB_APP_DIR`` set, ``LAB_APP_SCENARIOS`` names a file inside that
+    folder, relative to it: the Docker lab mounts only that folder into Locust
+    and labbench (at ``protocol.APP_MOUNT``), so the same knobs must name the
+    same file natively and there. Without ``LAB_APP_DIR`` (natively, e.g. for
+    ``--target-url``) it is any path."""
+    explicit = environ.get(protocol.APP_SCENARIOS_ENV)
+    app_dir = environ.get(protocol.APP_DIR_ENV)
+    if not app_dir:
+        return Path(explicit) if explicit else None
+    if not explicit:
         return Path(app_dir) / protocol.APP_SCENARIOS_FILE
-    return None
+    if Path(explicit).is_absolute() or os.path.normpath(explicit).split(os.sep)[0] == "..":
+        raise ScenarioFileError(
+            f"{protocol.APP_SCENARIOS_ENV}: with {protocol.APP_DIR_ENV} set, name a file inside that folder, "
+            f"relative to it (e.g. {protocol.APP_SCENARIOS_FILE}), not {explicit!r}: the Docker lab mounts "
+            f"only {protocol.APP_DIR_ENV} into Locust and labbench"
+        )
+    return Path(app_dir) / explicit
 
 
 def _field_error(where: str, field: str, problem: str) -> ScenarioFileError:
@@ -198,9 +213,18 @@ def user(environ: Mapping[str, str] = os.environ) -> dict[str, Scenario]:
     try:
         stat = path.stat()
     except OSError:
-        knob = protocol.APP_SCENARIOS_ENV if protocol.APP_SCENARIOS_ENV in environ else protocol.APP_DIR_ENV
+        # Compose passes LAB_APP_SCENARIOS to the containers empty when unset.
+        knob = protocol.APP_SCENARIOS_ENV if environ.get(protocol.APP_SCENARIOS_ENV) else protocol.APP_DIR_ENV
+        app_dir = environ.get(protocol.APP_DIR_ENV)
+        if app_dir == protocol.APP_MOUNT:
+            where = f" ({protocol.APP_MOUNT} is {protocol.APP_DIR_ENV}, as the lab's containers mount it)"
+        elif not app_dir:
+            where = f" (in the Docker lab, the file must be inside {protocol.APP_DIR_ENV}, named relative to it)"
+        else:
+            where = ""
         raise ScenarioFileError(
-            f"{knob}: no scenarios file at {path}: write one (docs/own-app.md) or set {protocol.APP_SCENARIOS_ENV}"
+            f"{knob}: no scenarios file at {path}{where}: write one (docs/own-app.md) "
+            f"or set {protocol.APP_SCENARIOS_ENV}"
         ) from None
     return dict(_load_cached(path, (stat.st_mtime_ns, stat.st_size)))
 
