@@ -6,10 +6,12 @@ the per-server explanation the issue asks for where the CV is over 5 %."""
 from __future__ import annotations
 
 import statistics
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from labbench.options import OPTIONS
 from labbench.results import Cell, Results
 from labbench.stats import coefficient_of_variation
 from labcore import matrix
@@ -79,3 +81,21 @@ def test_the_spread_table_is_the_committed_run() -> None:
     runs = sorted(IMAGES.glob("*-spread.json"))
     assert runs, "no committed spread run (docs/images/*-spread.json)"
     assert md_tables(METHODOLOGY.read_text())["Spread, with each repetition's bottleneck"] == spread_rows(runs[-1])
+
+
+def test_the_default_matrix_time_is_projected_from_the_spread_run() -> None:
+    """The spread run is the default plan's cell many times over: its time per
+    cell, times the default matrix's cells, is the projection the docs quote."""
+    run = sorted(IMAGES.glob("*-spread.json"))[-1]
+    results = Results.from_json(run.read_text(), run.name)
+    assert results.run.finished_at is not None
+    started, finished = (datetime.fromisoformat(t) for t in (results.run.started_at, results.run.finished_at))
+    wall = (finished - started).total_seconds()
+    per_cell = wall / len(results.cells)
+    default = {name: OPTIONS[name].default for name in ("scenarios", "users", "repetitions", "warmup", "duration")}
+    assert (default["warmup"], default["duration"]) == (results.run.plan.warmup_s, results.run.plan.duration_s)
+    default_cells = len(matrix.names()) * len(default["scenarios"]) * len(default["users"]) * default["repetitions"]
+    text = " ".join(METHODOLOGY.read_text().split())
+    assert f"{int(wall // 60)} min {int(wall % 60)} s of wall time, {per_cell:.2f} s per cell" in text
+    assert f"the default's {default_cells} cells" in text
+    assert f"take about {per_cell * default_cells / 60:.1f} minutes" in text
