@@ -12,17 +12,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from labbench import native
 from labcore import matrix, protocol
 from tests.support import ROOT
 from tests.support.cli import labbench, only_run
+from tests.support.inprocess import serve_wsgi
 
 pytestmark = pytest.mark.native
 
@@ -146,18 +145,11 @@ def lab_app_url(upstream_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def bare_app_url() -> Iterator[str]:
-    """The fixture app as a deployment the lab never touched: Werkzeug's
-    server in this process, no /_lab instruments around it."""
+    """The fixture app as a deployment the lab never touched: no /_lab instruments around it."""
     from ownapp import create_app  # the fixture project, installed by tests/run
 
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(create_app()) as url:
+        yield url
 
 
 def test_targets_with_and_without_the_usage_endpoint(bare_app_url: str, lab_app_url: str, tmp_path: Path) -> None:
