@@ -191,7 +191,9 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
             cpu_limit=after.get("cpu_limit"),
             in_service=None if mean_s is None else achieved * mean_s,
             slots=series.server.slots,
-            io_bound=scenario.kind == "io",
+            io_bound=bottleneck.slots_can_bind(
+                scenario.kind, plan.io_ms, plan.cpu_ms, series.server.slots, after.get("cpu_limit")
+            ),
             loadgen_cpu=m.loadgen_cpu,
             host_busy=busy,
             crosscheck=None,
