@@ -18,7 +18,7 @@ from labbench.results import Plan, Results
 from labcore import defaults, matrix
 from tests.support import ROOT, capacity_fixtures
 from tests.support.cli import labbench
-from tests.support.mdtables import md_tables
+from tests.support.mdtables import md_tables, sections_naming
 
 pytestmark = pytest.mark.unit
 
@@ -160,6 +160,15 @@ def test_the_full_run_is_planned_within_30_minutes_and_the_quick_one_within_5() 
         assert capacity.estimate_s(all_series, plan) <= minutes * 60, given
 
 
+def test_the_achieved_rate_counts_the_requests_drained_after_the_window() -> None:
+    # waitress, 8 slots of 100 ms (80 req/s at most), 160 offered: 297 requests
+    # in a 3 s window at 800 ms each; ÷ 3 s alone it read 99 req/s.
+    assert knee.achieved_rps(297, 3.0, 800.0) <= 80
+    # A server keeping up: 40 req/s of 100 ms over 9 s ends 360 + 4 in flight.
+    assert knee.achieved_rps(364, 9.0, 100.0) == pytest.approx(40, rel=0.01)
+    assert knee.achieved_rps(30, 3.0, None) == 10
+
+
 def test_users_cover_the_rate_at_the_budget_with_headroom() -> None:
     assert capacity.users_for(40, 200) == 16  # 40 req/s × 0.2 s × 2
     assert capacity.users_for(0.5, 110) == 1
@@ -279,8 +288,8 @@ def test_bad_capacity_flags_name_the_flag(args: list[str], message: str) -> None
 
 # --- docs/results.md's capacity section ----------------------------------------------------------
 
-#: The capacity runs committed for the docs; docs/results.md quotes the newest.
-CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity.json"))
+#: The capacity runs committed for the docs (one file per run, e.g. one per scenario of the full run).
+CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity*.json"))
 RESULTS_MD = ROOT / "docs" / "results.md"
 
 
@@ -288,9 +297,10 @@ def test_results_md_has_a_capacity_section_exactly_when_a_run_is_committed() -> 
     assert ("## Capacity at a latency SLO" in RESULTS_MD.read_text()) == bool(CAPACITY_RUNS)
 
 
-@pytest.mark.parametrize("committed", CAPACITY_RUNS[-1:], ids=lambda path: path.name)
+@pytest.mark.parametrize("committed", CAPACITY_RUNS, ids=lambda path: path.name)
 def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: Path) -> None:
-    """Every capacity table in results.md is the one labbench renders from the committed run, row for row."""
+    """Every committed capacity run has a section of results.md naming it, whose
+    capacity tables are the ones labbench renders from it, row for row."""
     results = Results.from_json(committed.read_text(), committed.name)
     assert results.finished and results.capacity
     folder = tmp_path / "run"
@@ -300,7 +310,7 @@ def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: 
     report = {
         heading: rows for heading, rows in md_tables(md_path.read_text()).items() if heading.startswith("Capacity")
     }
-    text = RESULTS_MD.read_text()
-    assert f"`{results.run.id}`" in text and committed.name in text
-    shown = md_tables(text)
+    section = sections_naming(RESULTS_MD.read_text(), committed.name, 3)
+    assert f"`{results.run.id}`" in section, f"no section of results.md names {committed.name} and its run"
+    shown = md_tables(section)
     assert report and all(shown.get(heading) == rows for heading, rows in report.items()), sorted(report)

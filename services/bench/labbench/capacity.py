@@ -169,8 +169,10 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     # Over the window observed from Locust's log, as a cell's rps: Locust's
     # run time ends early (3.2 s of a 4 s run time in a quick step on
     # 2026-12-01), so the planned duration is not the window. The requests in
-    # flight at its end finish within the stop timeout and are counted.
-    achieved = m.rps
+    # flight at its end are counted too (knee.achieved_rps): without them in
+    # the divisor waitress's 8 slots of 100 ms "achieved" 99 req/s of 160
+    # offered in a 3 s window (2026-12-01T200516Z), past their 80.
+    achieved = knee.achieved_rps(m.requests, m.duration_s, latency.mean)
     busy = m.host_busy
     step = Step(
         **head | {"started_at": datetime.fromtimestamp(m.started_at, UTC).isoformat(timespec="seconds")},

@@ -70,6 +70,16 @@ def window_s(rate: float, duration_s: float, min_samples: int) -> float:
     return float(max(math.ceil(duration_s), needed))
 
 
+def achieved_rps(requests: int, window_s: float, mean_ms: float | None) -> float:
+    """A step's achieved rate: its requests over its window and one mean latency.
+
+    Locust counts the requests that end in the window (those in flight at its
+    start among them) and, within its stop timeout, those in flight at its
+    end: rate × mean latency more than the window's own (Little's law).
+    """
+    return requests / (window_s + (mean_ms or 0) / 1000)
+
+
 def _bracketed_at(tried: Sequence[tuple[float, bool]]) -> int | None:
     """The index of the step after which a rate that held lay below the lowest that broke."""
     for index in range(len(tried)):
