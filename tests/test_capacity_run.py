@@ -57,20 +57,29 @@ def check_capacity_run(folder: Path) -> Results:
     assert max(step.achieved_rps or 0 for step in sync.curve) <= 40 * OVER
     assert sync.capacity_rps is None or sync.capacity_rps <= 40 * OVER, sync
     # The lower bounds are the server's only where its knee is: a knee set by a
-    # saturated host or the load generator is said so, and is no measure of the server.
-    if not_the_server := [item for item in (sync, gevent) if item.bottleneck in NOT_THE_SERVER]:
-        for item in not_the_server:
+    # saturated host, the load generator or nothing measured is said so, and is
+    # no measure of the server's limit (only of what this machine allowed).
+    for item in (sync, gevent):
+        if item.bottleneck in NOT_THE_SERVER:
             assert item.reason is not None and "not the server's" in item.reason, item
+    skipped = []
+    if sync.bottleneck in NOT_THE_SERVER:
+        skipped.append(f"gunicorn-sync {sync.capacity_rps} req/s ({sync.bottleneck})")
+    else:
+        # At the default SLO at least half of the 40, and the step past it broke on full slots.
+        assert sync.capacity_rps is not None and sync.capacity_rps >= 20, sync
+        assert sync.bottleneck == "slots", [(s.offered_rps, s.bottleneck) for s in sync.curve]
+    # Greenlets are not bounded by slots: far beyond. A knee that is not the
+    # server's is a lower bound of its capacity, so it may still show it.
+    far = gevent.capacity_rps is not None and gevent.capacity_rps >= 3 * (sync.capacity_rps or 40)
+    if gevent.bottleneck in NOT_THE_SERVER and not far:
+        skipped.append(f"gunicorn-gevent {gevent.capacity_rps} req/s ({gevent.bottleneck})")
+    else:
+        assert far, (gevent, sync.capacity_rps)
+    if skipped:
         pytest.skip(
-            "knee not set by the server (the machine, the load generator, or unexplained): "
-            + "; ".join(f"{item.server} {item.capacity_rps} req/s ({item.bottleneck})" for item in not_the_server)
+            "knee not set by the server (the machine, the load generator, or unexplained): " + "; ".join(skipped)
         )
-    # At the default SLO at least half of the 40.
-    assert sync.capacity_rps is not None and sync.capacity_rps >= 20, sync
-    # The step past sync's knee broke because its slots were full, not for the load generator.
-    assert sync.bottleneck == "slots", [(s.offered_rps, s.bottleneck) for s in sync.curve]
-    # Greenlets are not bounded by slots: far beyond.
-    assert gevent.capacity_rps is not None and gevent.capacity_rps >= 3 * sync.capacity_rps, gevent
     return results
 
 

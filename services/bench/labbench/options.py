@@ -242,7 +242,7 @@ CAPACITY: dict[str, Option] = {
         ),
         Option("repetitions", number(1, int), 1, "runs of every server × scenario", plan="repetitions", metavar="N"),
         *(OPTIONS[name] for name in ("processes", "io_ms", "cpu_ms", "output")),
-        Option("quick", None, False, "two servers on io, with the --quick defaults shown here (~3 min)", plan="quick"),
+        Option("quick", None, False, "two servers on io, with the --quick defaults shown here (~1 min)", plan="quick"),
         OPTIONS["native"],
     ]
 }  # fmt: skip
