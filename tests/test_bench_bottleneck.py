@@ -161,6 +161,12 @@ def test_the_runner_classifies_a_cell_from_what_it_recorded() -> None:
     machine = _cell("hello", 32, duration_s=5.0, rps=1500.0, mean_ms=20.0, server_cpu_s=2.5, host_cpu_busy=0.97)
     assert classify_cell(machine, sync, cpu_limit=1.0) == "machine"
     assert classify_cell(machine.model_copy(update={"crosscheck": 0.5}), sync, cpu_limit=1.0) == "load-generator"
+    # A crossover split that only waits: 4 sync workers full at 4 / 50 ms = 80 req/s are its slots' limit,
+    # as at io; one whose CPU binds first (1 / 40 ms = 25 req/s) is not, however full its slots look.
+    waits = _cell("mixed-io50-cpu0", 32, duration_s=5.0, rps=78.0, mean_ms=400.0, server_cpu_s=0.5, loadgen_cpu=0.2)
+    assert classify_cell(waits, sync, cpu_limit=1.0) == "slots"
+    computes = waits.model_copy(update={"scenario": "mixed-io10-cpu40", "rps": 20.0, "server_cpu_s": 4.0})
+    assert classify_cell(computes, sync, cpu_limit=1.0) == "unexplained"
     # A --target-url server has no model: the users' bound still says when it was full.
     assert classify_cell(full, None, cpu_limit=1.0) == "slots"
     assert classify_cell(half, None, cpu_limit=None) == "unexplained"

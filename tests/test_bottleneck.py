@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from labbench.bottleneck import CLASSES, SERVER_BOUND, CpuSample, classify, host_busy, host_cpu_sample, parse_proc_stat
+from labbench.bottleneck import (
+    CLASSES,
+    SERVER_BOUND,
+    CpuSample,
+    classify,
+    host_busy,
+    host_cpu_sample,
+    parse_proc_stat,
+    slots_can_bind,
+)
 from labcore import defaults
 
 pytestmark = pytest.mark.unit
@@ -126,3 +135,24 @@ def test_a_text_without_the_cpu_line_is_refused_and_an_unreadable_file_is_none(t
     assert host_cpu_sample(tmp_path / "missing") is None
     (tmp_path / "stat").write_text(AFTER)
     assert host_cpu_sample(tmp_path / "stat") == parse_proc_stat(AFTER)
+
+
+@pytest.mark.parametrize(
+    ("kind", "io_ms", "cpu_ms", "slots", "cpus", "can"),
+    [
+        ("io", 100, 10, 4, 1.0, True),
+        ("cpu", 100, 10, 4, 1.0, False),  # queued for the CPU, not waiting
+        ("mixed", 50, 0, 4, 1.0, True),  # pure I/O split: only the slots bound it
+        ("mixed", 50, 0, 4, None, True),
+        ("mixed", 40, 10, 4, 1.0, True),  # 4 / 50 ms = 80 req/s before 1 CPU / 10 ms = 100
+        ("mixed", 30, 20, 4, 1.0, False),  # 80 against 1 / 20 ms = 50: the CPU binds first
+        ("mixed", 40, 10, 32, 1.0, False),  # 32 / 50 ms = 640 against 100
+        ("mixed", 40, 10, 4, None, False),  # no CPU limit known: which binds is unknown
+        ("mixed", 0, 50, 4, 1.0, False),  # pure CPU split
+        ("user", 0, 0, 4, 1.0, False),
+    ],
+)
+def test_the_slots_rule_applies_where_the_slots_bind_before_the_cpu(
+    kind: str, io_ms: int, cpu_ms: int, slots: int, cpus: float | None, can: bool
+) -> None:
+    assert slots_can_bind(kind, io_ms, cpu_ms, slots, cpus) is can

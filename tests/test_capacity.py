@@ -14,15 +14,15 @@ import pytest
 from labbench import BenchError, capacity, cli, knee, options
 from labbench.bottleneck import classify
 from labbench.report import render
-from labbench.results import Results
-from labcore import defaults
+from labbench.results import Plan, Results
+from labcore import defaults, matrix
 from tests.support import ROOT, capacity_fixtures
 from tests.support.cli import labbench
-from tests.support.mdtables import md_tables
+from tests.support.mdtables import md_tables, sections_naming
 
 pytestmark = pytest.mark.unit
 
-STEPPING = {"start": 10.0, "factor": 2.0, "bisections": 3, "ceiling": 2000.0}
+STEPPING = {"start": 10.0, "factor": 2.0, "bisections": 3, "ceiling": 2000.0, "floor": 10.0}
 
 
 def walk(capacity_rps: float, noise: dict[float, bool] | None = None, **stepping: float) -> list[tuple[float, bool]]:
@@ -93,6 +93,80 @@ def test_a_server_that_never_breaks_is_stepped_to_the_ceiling_and_no_further() -
 
 def test_a_server_that_breaks_at_once_gets_one_step() -> None:
     assert walk(1) == [(10, False)]
+
+
+def test_a_first_step_that_breaks_is_followed_by_steps_down_to_the_floor_then_bisection() -> None:
+    tried = walk(300, start=500, floor=10)
+    assert tried[:3] == [(500, False), (250, True), (354, False)]
+    assert knee.knee(tried).capacity == max(rate for rate, ok in tried if ok) <= 300
+    # Never below the floor: a server that breaks everywhere gets steps down to it, and no capacity.
+    assert [rate for rate, _ in walk(1, start=500, floor=100)] == [500, 250, 125, 100]
+    assert knee.knee(walk(1, start=500, floor=100)).capacity is None
+
+
+@pytest.mark.parametrize("rate", [1, 10, 28.3, 40, 100, 1000])
+def test_every_step_measures_at_least_the_minimum_of_requests(rate: float) -> None:
+    window = knee.window_s(rate, 5, defaults.CAPACITY_MIN_SAMPLES)
+    # Its p99 is then not its slowest request: of n, Locust's p99 is the (n - floor(0.99 n))-th slowest.
+    assert rate * window >= defaults.CAPACITY_MIN_SAMPLES and window >= 5 and window == int(window)
+    n = defaults.CAPACITY_MIN_SAMPLES
+    assert n - int(0.99 * n) >= 2
+
+
+def test_a_step_at_10_rps_lasts_the_minimum_s_worth_and_a_fast_one_its_duration() -> None:
+    assert knee.window_s(10, 5, 300) >= 30
+    assert knee.window_s(10, 3, 200) >= 20
+    assert knee.window_s(1000, 5, 300) == 5
+    assert knee.window_s(10, 5, 0) == 5
+
+
+def test_the_first_rate_is_half_the_bound_within_the_floor_and_ceiling() -> None:
+    assert knee.first_rate(40, floor=10, ceiling=1000) == 20  # 4 sync workers of 100 ms
+    assert knee.first_rate(100, floor=10, ceiling=1000) == 50  # 1 CPU, 10 ms each
+    assert knee.first_rate(10, floor=10, ceiling=1000) == 10  # 1 slot: never below the floor
+    assert knee.first_rate(None, floor=10, ceiling=800) == 400  # no bound: half the ceiling
+    assert knee.first_rate(40_000, floor=10, ceiling=800) == 400
+
+
+def series(server: str, scenario: str, plan_values: dict[str, object]) -> tuple[capacity.Series, Plan]:
+    plan = options.capacity_plan(options.resolve(plan_values, options.CAPACITY))
+    found = matrix.get(server)
+    bound = capacity.bound_for(found, scenario, plan, cpus=1.0)
+    return capacity.Series(found, scenario, 1, capacity.slo_for(scenario, plan.capacity, plan), bound), plan  # type: ignore[arg-type]
+
+
+def test_the_bound_is_the_slots_over_the_work_or_the_cpus_over_the_cpu() -> None:
+    assert series("gunicorn-sync", "io", {})[0].bound_rps == pytest.approx(40)
+    assert series("gunicorn-gthread", "cpu", {})[0].bound_rps == pytest.approx(100)
+    assert series("flask-dev", "io", {})[0].bound_rps is None  # a thread per request: no slots bound
+    assert series("gunicorn-sync", "hello", {})[0].bound_rps is None
+
+
+def test_the_estimate_adds_each_planned_step_s_warm_up_window_and_overhead() -> None:
+    sync, plan = series("gunicorn-sync", "io", {})
+    # Knee assumed at 85 % of 40: steps 20, 40, 28.3, 33.6, 36.7, their windows
+    # ceil(300 / rate) + 1: 16, 9, 12, 10, 10 s; each with 2 s of warm-up and the overhead.
+    expected = 16 + 9 + 12 + 10 + 10 + 5 * (2 + capacity.STEP_OVERHEAD_S)
+    assert capacity.estimate_s([sync], plan) == pytest.approx(expected)
+
+
+def test_the_full_run_is_planned_within_30_minutes_and_the_quick_one_within_5() -> None:
+    for given, minutes in (({}, 30), ({"quick": True}, 5)):
+        values = options.resolve(given, options.CAPACITY)
+        plan = options.capacity_plan(values)
+        all_series = [
+            series(server, scenario, given)[0] for server in values["servers"] for scenario in values["scenarios"]
+        ]
+        assert capacity.estimate_s(all_series, plan) <= minutes * 60, given
+
+
+def test_the_achieved_rate_counts_the_requests_drained_after_the_window() -> None:
+    # waitress, 8 slots of 100 ms (80 req/s at most), 160 offered: 297 requests
+    # in a 3 s window at 800 ms each; ÷ 3 s alone it read 99 req/s.
+    assert knee.achieved_rps(297, 3.0, 800.0) <= 80
+    # A server keeping up: 40 req/s of 100 ms over 9 s ends 360 + 4 in flight.
+    assert knee.achieved_rps(364, 9.0, 100.0) == pytest.approx(40, rel=0.01)
+    assert knee.achieved_rps(30, 3.0, None) == 10
 
 
 def test_users_cover_the_rate_at_the_budget_with_headroom() -> None:
@@ -194,6 +268,7 @@ def test_capacity_flags_are_declared_once_with_their_quick_defaults() -> None:
     assert quick["servers"] == ["gunicorn-sync", "gunicorn-gevent"] and quick["scenarios"] == ["io"]
     plan = options.capacity_plan(quick)
     assert plan.users == [] and plan.capacity is not None and plan.capacity.max_rps == 800
+    assert plan.capacity.min_samples == defaults.CAPACITY_MIN_SAMPLES_QUICK
     help_text = cli.build_parser().parse_args(["capacity", "--slo-p99-ms", "250"])
     assert help_text.slo_p99_ms == 250
 
@@ -213,8 +288,8 @@ def test_bad_capacity_flags_name_the_flag(args: list[str], message: str) -> None
 
 # --- docs/results.md's capacity section ----------------------------------------------------------
 
-#: The capacity runs committed for the docs; docs/results.md quotes the newest.
-CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity.json"))
+#: The capacity runs committed for the docs (one file per run, e.g. one per scenario of the full run).
+CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity*.json"))
 RESULTS_MD = ROOT / "docs" / "results.md"
 
 
@@ -222,9 +297,10 @@ def test_results_md_has_a_capacity_section_exactly_when_a_run_is_committed() -> 
     assert ("## Capacity at a latency SLO" in RESULTS_MD.read_text()) == bool(CAPACITY_RUNS)
 
 
-@pytest.mark.parametrize("committed", CAPACITY_RUNS[-1:], ids=lambda path: path.name)
+@pytest.mark.parametrize("committed", CAPACITY_RUNS, ids=lambda path: path.name)
 def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: Path) -> None:
-    """Every capacity table in results.md is the one labbench renders from the committed run, row for row."""
+    """Every committed capacity run has a section of results.md naming it, whose
+    capacity tables are the ones labbench renders from it, row for row."""
     results = Results.from_json(committed.read_text(), committed.name)
     assert results.finished and results.capacity
     folder = tmp_path / "run"
@@ -234,7 +310,7 @@ def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: 
     report = {
         heading: rows for heading, rows in md_tables(md_path.read_text()).items() if heading.startswith("Capacity")
     }
-    text = RESULTS_MD.read_text()
-    assert f"`{results.run.id}`" in text and committed.name in text
-    shown = md_tables(text)
+    section = sections_naming(RESULTS_MD.read_text(), committed.name, 3)
+    assert f"`{results.run.id}`" in section, f"no section of results.md names {committed.name} and its run"
+    shown = md_tables(section)
     assert report and all(shown.get(heading) == rows for heading, rows in report.items()), sorted(report)

@@ -421,6 +421,8 @@ def test_the_chart_script_draws_every_chart_results_md_shows(tmp_path: Path) -> 
         drawn = module["render"](results, output)
         _, crossover = module["load"](module["CROSSOVER"])
         drawn += module["render"](crossover, output, "crossover")
+        for committed in sorted(module["HERE"].glob("*-capacity*.json")):
+            drawn += module["render"](module["load"](committed)[1], output, "capacity")
         print("\\n".join(path.name for path in drawn))
         """
     )

@@ -3,6 +3,8 @@
     python docs/images/charts.py                        the run docs/results.md shows
     python docs/images/charts.py results/<run-id>       any other run (a folder or its results.json)
     python docs/images/charts.py --crossover            the crossover map docs/results.md shows
+    python docs/images/charts.py --prefix capacity-full docs/images/<stamp>-capacity-io.json
+                                                        a capacity run's latency-against-throughput chart
 
 Each chart is exactly what ``report.html`` shows for that run (labbench.report
 draws it; this script only writes each one to its own SVG file), so the
@@ -20,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from labbench.crossover import crossover_map
+from labbench.report import capacity
 from labbench.report.charts import chart_data, charts
 from labbench.report.crossovermap import heatmap
 from labbench.report.faultcharts import memory_chart, timeline_chart
@@ -53,8 +56,15 @@ def load(source: Path) -> tuple[str, Results]:
 
 def render(results: Results, output: Path, prefix: str = "results") -> list[Path]:
     """Every chart of every scenario, as ``<prefix>-<scenario>-<chart>.svg``, of
-    every fault experiment, as ``<prefix>-fault-<name>.svg``, and a crossover
-    run's map, as ``<prefix>-map.svg``; the paths written."""
+    every fault experiment, as ``<prefix>-fault-<name>.svg``, a crossover
+    run's map, as ``<prefix>-map.svg``, and a capacity run's chart per
+    scenario, as ``<prefix>-<scenario>.svg``; the paths written."""
+    if results.capacity:
+        # What report.html shows of a capacity run: per scenario, its latency against throughput.
+        paths = [output / f"{prefix}-{scenario}.svg" for scenario in capacity.scenarios(results)]
+        for path, scenario in zip(paths, capacity.scenarios(results), strict=True):
+            path.write_text(capacity.chart(results, scenario).svg + "\n", encoding="utf-8")
+        return paths
     rows = summarize(results)
     # The colours report.html gives each server.
     colours = run_colours(rows, results.run.plan.servers)

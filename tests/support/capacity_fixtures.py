@@ -16,7 +16,7 @@ from labbench.results import Plan, Results, Run, save
 from labcore import matrix
 
 SLO_MS = 200.0
-SETTINGS = CapacitySettings(slo_p99_ms=None, start_rps=10, factor=2, bisections=2, max_rps=800)
+SETTINGS = CapacitySettings(slo_p99_ms=None, min_rps=10, factor=2, bisections=2, max_rps=800, min_samples=200)
 SERVERS = ["gunicorn-sync", "gunicorn-gevent"]
 
 

@@ -64,6 +64,29 @@ def classify(
     return "unexplained"
 
 
+def slots_can_bind(kind: str, io_ms: int, cpu_ms: int, slots: int | None, cpu_limit: float | None) -> bool:
+    """Whether full slots can be what limited a scenario's cell (``classify``'s ``io_bound``).
+
+    ``io`` always: its requests only wait. A ``/mixed`` split when it waits
+    at all and its slots bound it before the CPU does: slots ÷ (I/O + CPU
+    time) ≤ CPUs ÷ CPU time (bounds.ideal_rps's two bounds), always without
+    CPU work. Elsewhere requests queued for the CPU fill the slots too
+    (Little's law counts them in service), and the rule would blame slots
+    for what the CPU set. Before 2026-12-01 only ``io`` counted, and the
+    crossover map's pure-I/O splits named no winner
+    (docs/results.md, "The crossover map").
+    """
+    if kind == "io":
+        return True
+    if kind != "mixed" or io_ms <= 0:
+        return False
+    if cpu_ms <= 0:
+        return True
+    if not slots or not cpu_limit:
+        return False
+    return slots / (io_ms + cpu_ms) <= cpu_limit / cpu_ms
+
+
 @dataclass(frozen=True)
 class CpuSample:
     """The machine's CPU time so far, in clock ticks: busy and in all."""

@@ -4,9 +4,13 @@ For each server × scenario (× repetition), Locust offers a fixed arrival
 rate: every user starts a request every ``pace`` seconds on its own
 schedule, from a random phase (the locustfile's ``--pace``), and there are enough users that
 none is still busy when its next start is due: users = rate × the p99 budget
-× :data:`labcore.defaults.CAPACITY_USER_HEADROOM`. The rate goes up
-geometrically until a step breaks the SLO, then is bisected between the
-highest step that held and the lowest that broke (labbench.knee).
+× :data:`labcore.defaults.CAPACITY_USER_HEADROOM`. The rate starts at half
+the series' bound (its slots ÷ the work for io, its CPUs ÷ the CPU per
+request for cpu, ``--max-rps`` where none applies) and goes up geometrically
+until a step breaks the SLO (down, if the first one did), then is bisected
+between the highest step that held and the lowest that broke (labbench.knee).
+Each step measures at least ``--min-samples`` requests, so that its p99 is
+not its slowest request.
 
 Each step is a Locust run of its own (warm-up, then a measured window),
 with the server's /usage, Locust's CPU and the host's /proc/stat read around
@@ -28,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labbench import BenchError, bottleneck, knee, locustrun, metadata
+from labbench import BenchError, bottleneck, bounds, knee, locustrun, metadata
 from labbench.capacitymodels import Capacity, CapacitySettings, Step
 from labbench.locustrun import Load
 from labbench.results import Plan, Results, Run, save
@@ -39,6 +43,14 @@ from labcore.scenarios import SCENARIOS
 
 #: A step whose users were this busy on average (Little's law) had none to spare.
 USERS_BUSY = 0.9
+
+#: Seconds a step costs beyond its warm-up and window (Locust's start and stop,
+#: the usage reads): its starts were 5 s apart with a 1 s warm-up and a 3 s
+#: window in the quick runs of 2026-12-01, natively and through Docker.
+STEP_OVERHEAD_S = 1.0
+
+#: Where the time estimate assumes each series' knee: at this share of its bound.
+ESTIMATE_KNEE = 0.85
 
 #: A knee set by these is not the server's: the load generator's CPU, or a host
 #: saturated by other load (the 2-core machine shared with other sessions on 2026-12-01:
@@ -56,6 +68,8 @@ class Series:
     scenario: str
     repetition: int
     slo_p99_ms: float
+    #: The most req/s its scenario allows the server (bounds.ideal_rps); None where no bound applies.
+    bound_rps: float | None = None
 
     @property
     def slug(self) -> str:
@@ -71,6 +85,38 @@ def slo_for(scenario: str, settings: CapacitySettings, plan: Plan) -> float:
     if settings.slo_p99_ms is not None:
         return settings.slo_p99_ms
     return knee.default_slo_ms(SCENARIOS[scenario].work_ms(plan.io_ms, plan.cpu_ms))
+
+
+def bound_for(server: matrix.Server, scenario: str, plan: Plan, cpus: float | None) -> float | None:
+    """The scenario's bound for the server: its slots (unbounded: any number) ÷ the work, or its CPUs ÷ the CPU."""
+    found = SCENARIOS[scenario]
+    work = found.work_ms(plan.io_ms, plan.cpu_ms)
+    unbounded = math.inf if server.slots is None else server.slots
+    cpu_ms = plan.cpu_ms if found.kind == "mixed" else None  # /mixed's CPU part is its own
+    bound = bounds.ideal_rps(found.kind, work, unbounded, server.slots, cpus, cpu_ms)  # type: ignore[arg-type]
+    return None if bound is None or math.isinf(bound) else bound
+
+
+def first_rate(series: Series, settings: CapacitySettings) -> float:
+    return knee.first_rate(series.bound_rps, floor=settings.min_rps, ceiling=settings.max_rps)
+
+
+def estimate_s(all_series: list[Series], plan: Plan) -> float:
+    """How long the series should take, their knees assumed at ESTIMATE_KNEE of their bounds."""
+    settings = plan.capacity
+    assert settings is not None
+    total = 0.0
+    for series in all_series:
+        knee_guess = ESTIMATE_KNEE * min(series.bound_rps or settings.max_rps, settings.max_rps)
+        rates = knee.planned(
+            knee_guess, start=first_rate(series, settings), factor=settings.factor, bisections=settings.bisections,
+            ceiling=settings.max_rps, floor=settings.min_rps,
+        )  # fmt: skip
+        total += sum(
+            plan.warmup_s + knee.window_s(rate, plan.duration_s, settings.min_samples) + STEP_OVERHEAD_S
+            for rate in rates
+        )
+    return total
 
 
 def stop_timeout(slo_p99_ms: float) -> float:
@@ -101,8 +147,10 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     if not targets.answers(name):
         return Step(**head, status="server-unavailable", error="did not answer /usage", broken=["server unavailable"])
     scenario = SCENARIOS[series.scenario]
+    assert plan.capacity is not None
+    window = knee.window_s(rate, plan.duration_s, plan.capacity.min_samples)
     load = Load(
-        scenario.user_class, users, plan.warmup_s, plan.duration_s, plan.locust_processes, plan.io_ms, plan.cpu_ms,
+        scenario.user_class, users, plan.warmup_s, window, plan.locust_processes, plan.io_ms, plan.cpu_ms,
         pace_s=users / rate, stop_timeout_s=stop_timeout(series.slo_p99_ms),
     )  # fmt: skip
     try:
@@ -121,8 +169,10 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     # Over the window observed from Locust's log, as a cell's rps: Locust's
     # run time ends early (3.2 s of a 4 s run time in a quick step on
     # 2026-12-01), so the planned duration is not the window. The requests in
-    # flight at its end finish within the stop timeout and are counted.
-    achieved = m.rps
+    # flight at its end are counted too (knee.achieved_rps): without them in
+    # the divisor waitress's 8 slots of 100 ms "achieved" 99 req/s of 160
+    # offered in a 3 s window (2026-12-01T200516Z), past their 80.
+    achieved = knee.achieved_rps(m.requests, m.duration_s, latency.mean)
     busy = m.host_busy
     step = Step(
         **head | {"started_at": datetime.fromtimestamp(m.started_at, UTC).isoformat(timespec="seconds")},
@@ -143,7 +193,9 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
             cpu_limit=after.get("cpu_limit"),
             in_service=None if mean_s is None else achieved * mean_s,
             slots=series.server.slots,
-            io_bound=scenario.kind == "io",
+            io_bound=bottleneck.slots_can_bind(
+                scenario.kind, plan.io_ms, plan.cpu_ms, series.server.slots, after.get("cpu_limit")
+            ),
             loadgen_cpu=m.loadgen_cpu,
             host_busy=busy,
             crosscheck=None,
@@ -202,8 +254,8 @@ def run_series(series: Series, plan: Plan, targets: Targets, folder: Path, resul
     while True:
         tried = [(step.offered_rps, step.holds) for step in curve]
         rate = knee.next_rate(
-            tried, start=settings.start_rps, factor=settings.factor, bisections=settings.bisections,
-            ceiling=settings.max_rps,
+            tried, start=first_rate(series, settings), factor=settings.factor, bisections=settings.bisections,
+            ceiling=settings.max_rps, floor=settings.min_rps,
         )  # fmt: skip
         if rate is None:
             break
@@ -227,6 +279,21 @@ def _line(series: Series, step: Step) -> str:
     return f"{where}: {measured}; {verdict}{flag}"
 
 
+def plan_series(plan: Plan, servers: list[matrix.Server], results: Results) -> list[Series]:
+    """Every server × scenario × repetition in the order run, each with its SLO and bound."""
+    assert plan.capacity is not None
+    limits = results.run.limits.per_server if results.run.limits else {}
+    found = []
+    for repetition in range(1, plan.repetitions + 1):
+        for server in servers:
+            reported = limits.get(server.name)
+            cpus = reported.cpu_limit if reported else None
+            for scenario in plan.scenarios:
+                slo = slo_for(scenario, plan.capacity, plan)
+                found.append(Series(server, scenario, repetition, slo, bound_for(server, scenario, plan, cpus)))
+    return found
+
+
 def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     """A new capacity run of ``plan`` in a new folder under ``output``."""
     locustrun.locustfile()  # a missing locustfile is an error now, not in every step
@@ -245,11 +312,11 @@ def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
         metadata.record(results.run, targets.urls)
         results.servers, results.scenarios = metadata.describe(plan, servers, SCENARIOS)
         save(folder, results)
-        for repetition in range(1, plan.repetitions + 1):
-            for server in servers:
-                for scenario in plan.scenarios:
-                    slo = slo_for(scenario, plan.capacity, plan)
-                    run_series(Series(server, scenario, repetition, slo), plan, targets, folder, results)
+        all_series = plan_series(plan, servers, results)
+        print(f"capacity: {len(all_series)} series, about {estimate_s(all_series, plan) / 60:.0f} min"
+              f" (each knee assumed at {ESTIMATE_KNEE:.0%} of its bound)", flush=True)  # fmt: skip
+        for series in all_series:
+            run_series(series, plan, targets, folder, results)
     results.run.finished_at = now()
     save(folder, results)
     return folder, results

@@ -18,10 +18,13 @@ class CapacitySettings(Model):
 
     #: The p99 budget; None: each scenario's own work + 100 ms.
     slo_p99_ms: float | None
-    start_rps: float
+    #: The lowest rate offered: a series starts at a share of its bound (labbench.knee.first_rate), never below.
+    min_rps: float
     factor: float
     bisections: int
     max_rps: float
+    #: Requests each step measures at least (labbench.knee.window_s).
+    min_samples: int
 
 
 # --- labbench capacity: an open model stepped until the SLO breaks -------------------

@@ -219,13 +219,22 @@ CAPACITY: dict[str, Option] = {
             "slo_p99_ms", number(1), None, "the p99 budget of the SLO, in ms",
             shown=f"each scenario's work + {defaults.CAPACITY_SLO_EXTRA_MS}", metavar="MS",
         ),
-        Option("start_rps", number(0.1), 10.0, "the first offered rate, in requests per second", metavar="R"),
+        Option(
+            "min_rps", number(0.1), 10.0,
+            "the lowest offered rate, in requests per second: each series starts at half its bound, never below this",
+            metavar="R",
+        ),
         Option("factor", number(1.1, float, 10), 2.0, "each step up multiplies the rate by this", metavar="F"),
         Option(
             "bisections", number(0, int, 10), 3, "steps between the highest rate that held and the lowest that broke",
             quick=2, metavar="N",
         ),
-        Option("max_rps", number(1), 2000.0, "the highest rate offered", quick=800.0, metavar="R"),
+        Option("max_rps", number(1), 1000.0, "the highest rate offered", quick=800.0, metavar="R"),
+        Option(
+            "min_samples", number(1, int), defaults.CAPACITY_MIN_SAMPLES,
+            "requests each step measures at least: its window is longer at low rates",
+            quick=defaults.CAPACITY_MIN_SAMPLES_QUICK, metavar="N",
+        ),
         Option("duration", number(1), 5.0, "measured seconds per step", quick=3.0, plan="duration_s", metavar="S"),
         Option(
             "warmup", number(0), 2.0, "seconds of load before measuring each step, not counted",
@@ -233,7 +242,7 @@ CAPACITY: dict[str, Option] = {
         ),
         Option("repetitions", number(1, int), 1, "runs of every server × scenario", plan="repetitions", metavar="N"),
         *(OPTIONS[name] for name in ("processes", "io_ms", "cpu_ms", "output")),
-        Option("quick", None, False, "two servers on io, with the --quick defaults shown here (~3 min)", plan="quick"),
+        Option("quick", None, False, "two servers on io, with the --quick defaults shown here (~1 min)", plan="quick"),
         OPTIONS["native"],
     ]
 }  # fmt: skip
@@ -328,8 +337,8 @@ def capacity_plan(values: dict[str, Any]) -> Plan:
     """A capacity run's plan from ``resolve(given, CAPACITY)``'s values: no users, each step sizes its own."""
     fields = {option.plan: values[name] for name, option in CAPACITY.items() if option.plan}
     settings = CapacitySettings(
-        slo_p99_ms=values["slo_p99_ms"], start_rps=values["start_rps"], factor=values["factor"],
-        bisections=values["bisections"], max_rps=values["max_rps"],
+        slo_p99_ms=values["slo_p99_ms"], min_rps=values["min_rps"], factor=values["factor"],
+        bisections=values["bisections"], max_rps=values["max_rps"], min_samples=values["min_samples"],
     )  # fmt: skip
     return Plan(**fields, users=[], seed=0, capacity=settings)
 

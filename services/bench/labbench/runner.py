@@ -108,12 +108,13 @@ def classify_cell(cell: Cell, server: matrix.Server | None, cpu_limit: float | N
     server_slots = None if server is None else server.slots
     slots = cell.users if server_slots is None else min(server_slots, cell.users)
     mean_ms = cell.latency_ms.mean if cell.latency_ms else None
+    scenario, io_ms, cpu_ms = userscenarios.resolve(cell.scenario)
     return bottleneck.classify(
         server_cpu=None if cell.server_cpu_s is None or not cell.duration_s else cell.server_cpu_s / cell.duration_s,
         cpu_limit=cpu_limit,
         in_service=None if cell.rps is None or mean_ms is None else cell.rps * mean_ms / 1000,
         slots=slots,
-        io_bound=userscenarios.resolve(cell.scenario)[0].kind == "io",
+        io_bound=bottleneck.slots_can_bind(scenario.kind, io_ms, cpu_ms, slots, cpu_limit),
         loadgen_cpu=cell.loadgen_cpu,
         host_busy=cell.host_cpu_busy,
         crosscheck=cell.crosscheck,

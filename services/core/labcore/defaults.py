@@ -59,6 +59,18 @@ CAPACITY_FAILURES_MAX = 0.001
 CAPACITY_ACHIEVED_MIN = 0.95
 CAPACITY_SLO_EXTRA_MS = 100
 CAPACITY_USER_HEADROOM = 2.0
+#: Requests each capacity step measures at least: its window lasts long enough
+#: at its rate (labbench.knee.window_s). The lab's p99 is Locust's, of n
+#: requests the (n - floor(0.99 n))-th slowest: up to 100 requests it is the
+#: slowest one, so one late request on a shared machine breaks the SLO; with
+#: 300 the two slowest are tolerated (the quick run's 200: one).
+CAPACITY_MIN_SAMPLES = 300
+CAPACITY_MIN_SAMPLES_QUICK = 200
+#: A series' first rate is this share of its bound (its slots ÷ the work for
+#: io, its CPUs ÷ the CPU per request for cpu, ``--max-rps`` where it has
+#: none): below the knee where the bound is the server's, and without the
+#: low-rate steps whose minimum of requests makes them the longest.
+CAPACITY_START_SHARE = 0.5
 #: The crossover map's request (``/mixed``): this much work in all, in ms,
 #: split between a blocking wait and CPU work.
 MIXED_MS = 50
