@@ -44,14 +44,6 @@ MACHINE_BUSY = 0.95
 ASYNC_RECIPES = ("greenlet", "thread", "asgiref")
 #: The recipe when ``LAB_ASYNC_RECIPE`` is unset: no cap on concurrent views.
 ASYNC_RECIPE = "greenlet"
-#: labbench.bottleneck's thresholds: a cross-check of the two engines below
-#: this ratio blames the load generator; a server at this share of its CPU
-#: limit, or with this share of its slots in service, is the limit; a host
-#: this busy is the limit.
-CROSSCHECK_LOW = 0.9
-SERVER_CPU_HOT = 0.9
-SLOTS_FULL = 0.9
-HOST_BUSY = 0.95
 #: labbench capacity: its SLO rules (failures at most this share; achieved at
 #: least this share of the offered rate), the default p99 budget above the
 #: scenario's own work, and users per request in flight at the budget.
