@@ -167,6 +167,11 @@ def test_the_runner_classifies_a_cell_from_what_it_recorded() -> None:
     assert classify_cell(waits, sync, cpu_limit=1.0) == "slots"
     computes = waits.model_copy(update={"scenario": "mixed-io10-cpu40", "rps": 20.0, "server_cpu_s": 4.0})
     assert classify_cell(computes, sync, cpu_limit=1.0) == "unexplained"
+    # Plain /mixed carries the run's work: 100 ms I/O + 10 ms CPU lets 4 slots bind (36 req/s < 100),
+    # --io-ms 20 --cpu-ms 40 does not (4 / 60 ms = 67 req/s > 1 / 40 ms = 25 req/s).
+    mixed = _cell("mixed", 32, duration_s=5.0, rps=24.0, mean_ms=1200.0, server_cpu_s=4.0, loadgen_cpu=0.2)
+    assert classify_cell(mixed, sync, cpu_limit=1.0) == "slots"
+    assert classify_cell(mixed, sync, cpu_limit=1.0, io_ms=20, cpu_ms=40) == "unexplained"
     # A --target-url server has no model: the users' bound still says when it was full.
     assert classify_cell(full, None, cpu_limit=1.0) == "slots"
     assert classify_cell(half, None, cpu_limit=None) == "unexplained"

@@ -93,7 +93,13 @@ def _unavailable(name: str, targets: Targets) -> str | None:
 # --- one cell ---------------------------------------------------------------------
 
 
-def classify_cell(cell: Cell, server: matrix.Server | None, cpu_limit: float | None) -> bottleneck.Bottleneck | None:
+def classify_cell(
+    cell: Cell,
+    server: matrix.Server | None,
+    cpu_limit: float | None,
+    io_ms: int = defaults.IO_MS,
+    cpu_ms: int = defaults.CPU_MS,
+) -> bottleneck.Bottleneck | None:
     """What limited an ok cell's number (labbench.bottleneck), from what the cell
     recorded, the server's slots and its CPU limit (its /usage); None for any other cell.
 
@@ -101,14 +107,15 @@ def classify_cell(cell: Cell, server: matrix.Server | None, cpu_limit: float | N
     report's ideal): a closed loop of N users never has more than N requests
     in flight, so a server with 4000 greenlets is full at 32 users' worth.
     A server outside the matrix (--target-url) has no known model: the
-    users' bound is the only one that holds for it.
+    users' bound is the only one that holds for it. ``io_ms`` and ``cpu_ms``
+    are the run's work per request (--io-ms, --cpu-ms), as the cell sent it.
     """
     if not cell.ok:
         return None
     server_slots = None if server is None else server.slots
     slots = cell.users if server_slots is None else min(server_slots, cell.users)
     mean_ms = cell.latency_ms.mean if cell.latency_ms else None
-    scenario, io_ms, cpu_ms = userscenarios.resolve(cell.scenario)
+    scenario, io_ms, cpu_ms = userscenarios.resolve(cell.scenario, io_ms, cpu_ms)
     return bottleneck.classify(
         server_cpu=None if cell.server_cpu_s is None or not cell.duration_s else cell.server_cpu_s / cell.duration_s,
         cpu_limit=cpu_limit,
@@ -162,7 +169,9 @@ def run_cell(key: CellKey, order: int, plan: Plan, targets: Targets, folder: Pat
         server_memory_peak_bytes=after.get("memory_peak_bytes"),
         host_cpu_busy=None if m.host_busy is None else round(m.host_busy, 3),
     )
-    measured.bottleneck = classify_cell(measured, targets.servers.get(key.server), after.get("cpu_limit"))
+    measured.bottleneck = classify_cell(
+        measured, targets.servers.get(key.server), after.get("cpu_limit"), plan.io_ms, plan.cpu_ms
+    )
     return measured
 
 
@@ -306,7 +315,9 @@ def execute(plan: Plan, folder: Path, results: Results, targets_class: type[Targ
                     for paired in crosscheck(results.cells, measured):
                         limits = results.run.limits.per_server.get(paired.server) if results.run.limits else None
                         cpu_limit = limits.cpu_limit if limits else None
-                        paired.bottleneck = classify_cell(paired, targets.servers.get(paired.server), cpu_limit)
+                        paired.bottleneck = classify_cell(
+                            paired, targets.servers.get(paired.server), cpu_limit, plan.io_ms, plan.cpu_ms
+                        )
                 finished.add(key)
                 save(folder, results)
     results.run.finished_at = now()

@@ -321,8 +321,9 @@ def methodology(results: Results) -> list[str]:
         "Effective concurrency is Little's law, req/s times mean latency: the requests in flight on average.",
         "Each ok cell gets the bottleneck that set its number, by the first rule that holds: "
         f"another engine got ≥ 1/{defaults.CROSSCHECK_LOW:g} of its req/s from the same server (load-generator); "
-        f"server CPU ≥ {defaults.SERVER_CPU_HOT:.0%} of its limit (server-cpu); an I/O scenario with "
-        f"requests in service (Little's law) ≥ {defaults.SLOTS_FULL:.0%} of the server's slots (slots); "
+        f"server CPU ≥ {defaults.SERVER_CPU_HOT:.0%} of its limit (server-cpu); an I/O scenario (or a /mixed "
+        "split whose slots bind before its CPU) with requests in service (Little's law) "
+        f"≥ {defaults.SLOTS_FULL:.0%} of the server's slots (slots); "
         f"load generator CPU ≥ {defaults.LOADGEN_HOT:.0%} (load-generator); the whole machine's CPU "
         f"≥ {defaults.MACHINE_BUSY:.0%} busy, from /proc/stat (machine); else unexplained. "
         "Only rows whose every repetition was server-cpu or slots can win.",
