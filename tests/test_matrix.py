@@ -144,12 +144,15 @@ def test_every_published_port_has_a_knob() -> None:
             assert knob, f"{name} publishes {mapping} without a knob"
 
 
-#: The containers that read the user's scenarios file (labcore.userscenarios).
-LOAD_GENERATORS = ["locust", "locust-worker", "bench", "bench-worker"]
+#: The containers that read the user's scenarios file (labcore.userscenarios): compose.yaml's load generators.
+LOAD_GENERATORS = [
+    name for name, spec in COMPOSE["services"].items() if spec.get("labels", {}).get("lab.role") == "load-generator"
+]
 
 
 @pytest.mark.parametrize("service", LOAD_GENERATORS)
 def test_the_load_generators_see_the_apps_folder_read_only_where_labcore_looks(service: str) -> None:
+    assert {"locust", "bench"} <= set(LOAD_GENERATORS)
     """LAB_APP_DIR's folder (the app image's default when unset) mounted at
     protocol.APP_MOUNT, and LAB_APP_DIR pointing there only when it is set."""
     spec = COMPOSE["services"][service]

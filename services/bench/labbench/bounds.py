@@ -28,12 +28,13 @@ def parse_cpus(text: str | None) -> float | None:
 
 
 def ideal_rps(
-    kind: str, work_ms: float | None, users: int, slots: int | None, cpus: float | None, cpu_ms: float | None = None
+    kind: str, work_ms: float | None, users: float, slots: int | None, cpus: float | None, cpu_ms: float | None = None
 ) -> float | None:
     """The most req/s a perfect server could give, or None where no bound applies.
 
     ``io``: requests only wait, so the server serves as many at once as it has
-    slots (or users, whichever is fewer; no slots limit means users), each
+    slots (or users, whichever is fewer; no slots limit means users, which
+    may be ``math.inf`` for an open model's unbounded arrivals), each
     taking ``work_ms``. ``cpu``: the CPUs are the limit, whatever the slots.
     ``mixed``: both at once; a slot is held for the whole ``work_ms`` (the
     wait and the ``cpu_ms`` of CPU), and the CPUs bound the ``cpu_ms`` part,

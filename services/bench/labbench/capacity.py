@@ -91,9 +91,9 @@ def bound_for(server: matrix.Server, scenario: str, plan: Plan, cpus: float | No
     """The scenario's bound for the server: its slots (unbounded: any number) ÷ the work, or its CPUs ÷ the CPU."""
     found = SCENARIOS[scenario]
     work = found.work_ms(plan.io_ms, plan.cpu_ms)
-    unbounded = math.inf if server.slots is None else server.slots
     cpu_ms = plan.cpu_ms if found.kind == "mixed" else None  # /mixed's CPU part is its own
-    bound = bounds.ideal_rps(found.kind, work, unbounded, server.slots, cpus, cpu_ms)  # type: ignore[arg-type]
+    # An open model has no users to bound it: only the slots (none: no bound) and the CPUs.
+    bound = bounds.ideal_rps(found.kind, work, math.inf, server.slots, cpus, cpu_ms)
     return None if bound is None or math.isinf(bound) else bound
 
 
