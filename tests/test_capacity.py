@@ -144,9 +144,10 @@ def test_the_bound_is_the_slots_over_the_work_or_the_cpus_over_the_cpu() -> None
 
 def test_the_estimate_adds_each_planned_step_s_warm_up_window_and_overhead() -> None:
     sync, plan = series("gunicorn-sync", "io", {})
-    # Knee assumed at 85 % of 40: steps 20, 40, 28.3, 33.6, 36.7, their windows
-    # ceil(300 / rate) + 1: 16, 9, 12, 10, 10 s; each with 2 s of warm-up and the overhead.
-    expected = 16 + 9 + 12 + 10 + 10 + 5 * (2 + capacity.STEP_OVERHEAD_S)
+    # Knee assumed at 85 % of 40: steps 20, 40, 28.3, 33.6, their windows
+    # ceil(300 / rate) + 1: 16, 9, 12, 10 s; each with 1 s of warm-up, the
+    # overhead, and two probes within the 200 ms SLO before it.
+    expected = 16 + 9 + 12 + 10 + 4 * (1 + capacity.STEP_OVERHEAD_S + 2 * 0.2)
     assert capacity.estimate_s([sync], plan) == pytest.approx(expected)
 
 

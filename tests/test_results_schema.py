@@ -109,6 +109,10 @@ def test_every_committed_run_reads_and_writes_back_as_it_was(path: Path) -> None
     for was, now in zip(original.get("cells", []), written.get("cells", []), strict=True):
         for name in now.keys() - was.keys():
             assert now.pop(name) == Cell.model_fields[name].default, f"{path.name}: cells[].{name}"
+    for was_entry, now_entry in zip(original.get("capacity", []), written.get("capacity", []), strict=True):
+        for was, now in zip(was_entry["curve"], now_entry["curve"], strict=True):
+            for name in now.keys() - was.keys():
+                assert now.pop(name) == Step.model_fields[name].default, f"{path.name}: capacity[].curve[].{name}"
     for key in ("cells", "faults", "capacity", "servers", "scenarios"):
         assert written.get(key, []) == original.get(key, []), f"{path.name}: {key} changed on the way through"
 

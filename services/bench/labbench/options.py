@@ -226,8 +226,8 @@ CAPACITY: dict[str, Option] = {
         ),
         Option("factor", number(1.1, float, 10), 2.0, "each step up multiplies the rate by this", metavar="F"),
         Option(
-            "bisections", number(0, int, 10), 3, "steps between the highest rate that held and the lowest that broke",
-            quick=2, metavar="N",
+            "bisections", number(0, int, 10), 2, "steps between the highest rate that held and the lowest that broke",
+            metavar="N",
         ),
         Option("max_rps", number(1), 1000.0, "the highest rate offered", quick=800.0, metavar="R"),
         Option(
@@ -237,8 +237,8 @@ CAPACITY: dict[str, Option] = {
         ),
         Option("duration", number(1), 5.0, "measured seconds per step", quick=3.0, plan="duration_s", metavar="S"),
         Option(
-            "warmup", number(0), 2.0, "seconds of load before measuring each step, not counted",
-            quick=1.0, plan="warmup_s", metavar="S",
+            "warmup", number(0), 1.0, "seconds of load before measuring each step, not counted",
+            plan="warmup_s", metavar="S",
         ),
         Option("repetitions", number(1, int), 1, "runs of every server × scenario", plan="repetitions", metavar="N"),
         *(OPTIONS[name] for name in ("processes", "io_ms", "cpu_ms", "output")),
