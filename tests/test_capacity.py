@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 from labbench import BenchError, capacity, cli, knee, options
 from labbench.bottleneck import classify
+from labbench.report import capacity as capacity_report
 from labbench.report import render
 from labbench.results import Plan, Results
 from labcore import defaults, matrix
@@ -259,8 +261,12 @@ def test_report_ranks_servers_and_shows_the_spread_of_repetitions(tmp_path: Path
     table = markdown[markdown.index("## Capacity: io") :]
     assert table.index("| gunicorn-gevent | 640 [640–640]") < table.index("| gunicorn-sync | 28.3 [28.3–28.3]")
     assert "p99 ≤ 200 ms" in table
+    # gunicorn-gevent leads on a knee the load generator set: the table must not rank on it.
+    reading = "Only 1 of 2 knees were the server's (its CPU or its slots full past it): gunicorn-sync."
+    assert reading in table and "their order ranks nothing" in table
     page = html.read_text()
     assert 'id="capacity-io"' in page and "Latency against throughput: io" in page
+    assert reading in unescape(page)
     assert page.count("<svg") == 1
 
 
@@ -315,3 +321,6 @@ def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: 
     assert f"`{results.run.id}`" in section, f"no section of results.md names {committed.name} and its run"
     shown = md_tables(section)
     assert report and all(shown.get(heading) == rows for heading, rows in report.items()), sorted(report)
+    # And how far each table ranks the servers, as the report says it.
+    for scenario in capacity_report.scenarios(results):
+        assert capacity_report.reading(capacity_report.rows(results, scenario)) in section, scenario

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from labbench.bottleneck import SERVER_BOUND
 from labbench.capacitymodels import Capacity
 from labbench.report.charts import CHART_STYLE, CHART_WIDTH, Chart, svg
 from labbench.report.format import DASH, INK, MUTED, UNKNOWN, first_seen, fmt, server_colours
@@ -86,6 +87,24 @@ def rows(results: Results, scenario: str) -> list[CapacityRow]:
     return sorted(found, key=lambda row: -(row.median or -1))
 
 
+def reading(ranked: list[CapacityRow]) -> str:
+    """How far the table's order is a ranking: only knees the server set measure it."""
+    # A row without a capacity (the SLO broke at its lowest step) has no knee to rank.
+    knees = [row for row in ranked if row.capacities]
+    own = [row.server for row in knees if row.bottleneck in SERVER_BOUND]
+    if len(own) == len(knees):
+        return "Every knee here was the server's (its CPU or its slots full past it)."
+    if not own:
+        return (
+            f"None of the {len(knees)} knees was the server's (its CPU or its slots full past it):"
+            " every capacity here is a lower bound on this machine, and their order ranks nothing."
+        )
+    return (
+        f"Only {len(own)} of {len(knees)} knees were the server's (its CPU or its slots full past it):"
+        f" {', '.join(own)}. The other capacities are lower bounds on this machine: their order ranks nothing."
+    )
+
+
 def markdown(results: Results) -> list[str]:
     """The capacity sections of report.md."""
     lines: list[str] = []
@@ -95,6 +114,7 @@ def markdown(results: Results) -> list[str]:
         lines += ["", f"## Capacity: {scenario}", ""]
         lines += [
             f"The highest offered rate at which p99 ≤ {slo:g} ms, failures ≤ 0.1 % and ≥ 95 % of it achieved.",
+            reading(ranked),
             "",
         ]
         lines += ["| " + " | ".join(HEADERS) + " |", "|---|--:|--:|--:|---|--:|---|"]

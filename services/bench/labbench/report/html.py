@@ -164,19 +164,24 @@ class CapacitySection:
     headers: list[str]
     rows: list[tuple[str, str, list[str]]]  # server, colour, values
     chart: Chart
+    reading: str
 
 
 def _capacity(results: Results) -> list[CapacitySection]:
     colours = run_colours([], [entry.server for entry in results.capacity] + results.run.plan.servers)
-    return [
-        CapacitySection(
-            scenario,
-            capacity.HEADERS,
-            [(row.server, colours.get(row.server, MUTED), row.values()) for row in capacity.rows(results, scenario)],
-            chart_view(capacity.chart(results, scenario)),
+    sections = []
+    for scenario in capacity.scenarios(results):
+        ranked = capacity.rows(results, scenario)
+        sections.append(
+            CapacitySection(
+                scenario,
+                capacity.HEADERS,
+                [(row.server, colours.get(row.server, MUTED), row.values()) for row in ranked],
+                chart_view(capacity.chart(results, scenario)),
+                capacity.reading(ranked),
+            )
         )
-        for scenario in capacity.scenarios(results)
-    ]
+    return sections
 
 
 @dataclass(frozen=True)
