@@ -53,7 +53,7 @@ RESULTS = DOCS / "results.md"
 #: The run docs/results.md shows; docs/images/charts.py draws its charts from it.
 RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
 #: The crossover run whose map docs/results.md shows (charts.py draws it too).
-CROSSOVER_RUN = DOCS / "images" / "2026-12-01T175232Z-crossover.json"
+CROSSOVER_RUN = DOCS / "images" / "2026-12-01T232653Z-crossover.json"
 CROSSOVER_SECTION = "## The crossover map"
 OWN_APP = DOCS / "own-app.md"
 #: flaskr (examples/flaskr) measured through Docker, as docs/own-app.md shows it.

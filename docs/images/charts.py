@@ -3,7 +3,7 @@
     python docs/images/charts.py                        the run docs/results.md shows
     python docs/images/charts.py results/<run-id>       any other run (a folder or its results.json)
     python docs/images/charts.py --crossover            the crossover map docs/results.md shows
-    python docs/images/charts.py --prefix capacity docs/images/<stamp>-capacity-io.json
+    python docs/images/charts.py --prefix capacity docs/images/<stamp>-capacity.json
                                                         a capacity run's chart: capacity-io.svg
 
 Each chart is exactly what ``report.html`` shows for that run (labbench.report
@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 #: (results/ is not committed).
 RUN = HERE / "2026-12-01T102246Z-results.json"
 #: The crossover run docs/results.md shows (its map, drawn with --prefix crossover).
-CROSSOVER = HERE / "2026-12-01T175232Z-crossover.json"
+CROSSOVER = HERE / "2026-12-01T232653Z-crossover.json"
 
 
 def _slug(text: str) -> str:

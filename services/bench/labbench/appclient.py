@@ -84,9 +84,9 @@ class AppClient:
             return None
         return document if isinstance(document, dict) else None
 
-    def usage(self) -> dict[str, Any] | None:
+    def usage(self, timeout: float | None = None) -> dict[str, Any] | None:
         """CPU seconds, memory and limits of the whole server (its cgroup, or natively its process group)."""
-        return self.get_json(protocol.USAGE)
+        return self.get_json(protocol.USAGE, timeout)
 
     def whoami(self) -> dict[str, Any] | None:
         """The process, thread and concurrency model that served this request, and the server's census."""

@@ -241,7 +241,14 @@ class _Log(threading.Thread):
         return True
 
 
-class _Usage(threading.Thread):
+#: Seconds a read of /_lab/usage at a window's edge may wait. It queues behind
+#: the load's own requests: on 2026-12-01T232653Z gunicorn-gthread at 64 users
+#: of 40 ms CPU each answered in up to 5.1 s, and a read cut off at the
+#: appclient's usual 5 s made a living server a "server-died" cell.
+USAGE_UNDER_LOAD_TIMEOUT_S = 30.0
+
+
+class UsageRead(threading.Thread):
     """Reads /_lab/usage without holding up the clock: under load the request may
     queue behind the test's own for a while."""
 
@@ -251,7 +258,7 @@ class _Usage(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        self.result = self.client.usage()
+        self.result = self.client.usage(USAGE_UNDER_LOAD_TIMEOUT_S)
 
     def value(self) -> dict[str, Any] | None:
         self.join(60)
@@ -303,14 +310,14 @@ def measure(
         if load.warmup_s > 0 and not log.wait_for(RESET, load.warmup_s + 30, tick):
             raise fail("Locust never ended its warm-up")
         window_start, started_at = time.monotonic(), time.time()
-        cpu_before, usage_before = _tree_cpu_seconds(process), _Usage(server)
+        cpu_before, usage_before = _tree_cpu_seconds(process), UsageRead(server)
         host_before = bottleneck.host_cpu_sample()
         if on_window:
             on_window()
         if not log.wait_for(STOPPED, load.duration_s + 30, tick):
             raise fail("Locust did not stop at the end of its run time")
         window = time.monotonic() - window_start
-        cpu_after, usage_after = _tree_cpu_seconds(process), _Usage(server)
+        cpu_after, usage_after = _tree_cpu_seconds(process), UsageRead(server)
         host_after = bottleneck.host_cpu_sample()
         try:
             code = process.wait(timeout=60)
