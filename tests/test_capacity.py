@@ -262,7 +262,9 @@ def test_report_ranks_servers_and_shows_the_spread_of_repetitions(tmp_path: Path
     assert table.index("| gunicorn-gevent | 640 [640–640]") < table.index("| gunicorn-sync | 28.3 [28.3–28.3]")
     assert "p99 ≤ 200 ms" in table
     # gunicorn-gevent leads on a knee the load generator set: the table must not rank on it.
-    reading = "Only 1 of 2 knees were the server's (its CPU or its slots full past it): gunicorn-sync."
+    reading = (
+        "Only 1 of 2 knees was the server's (its CPU or its slots full past it, in every repetition): gunicorn-sync."
+    )
     assert reading in table and "their order ranks nothing" in table
     page = html.read_text()
     assert 'id="capacity-io"' in page and "Latency against throughput: io" in page
@@ -295,7 +297,7 @@ def test_bad_capacity_flags_name_the_flag(args: list[str], message: str) -> None
 
 # --- docs/results.md's capacity section ----------------------------------------------------------
 
-#: The capacity runs committed for the docs (one file per run, e.g. one per scenario of the full run).
+#: The capacity runs committed for the docs, each shown by results.md (the earlier runs are *-before-settle.json).
 CAPACITY_RUNS = sorted((ROOT / "docs" / "images").glob("*-capacity*.json"))
 RESULTS_MD = ROOT / "docs" / "results.md"
 
@@ -324,3 +326,22 @@ def test_results_md_capacity_tables_are_the_report_s(committed: Path, tmp_path: 
     # And how far each table ranks the servers, as the report says it.
     for scenario in capacity_report.scenarios(results):
         assert capacity_report.reading(capacity_report.rows(results, scenario)) in section, scenario
+
+
+def row(server: str, capacities: list[float], own: bool) -> capacity_report.CapacityRow:
+    return capacity_report.CapacityRow(
+        server, 200.0, capacities, None, None, "slots" if own else "unexplained", 4, None, own
+    )
+
+
+def test_the_table_ranks_only_knees_the_server_set_in_every_repetition() -> None:
+    reading = capacity_report.reading
+    assert reading([row("a", [40.0], True), row("b", [30.0], True)]).startswith("Every knee here was the server's")
+    # Set by the server in one repetition of two: not the server's (the row's own is False).
+    mixed = reading([row("a", [40.0, 50.0], False), row("b", [30.0], True)])
+    assert mixed.startswith("Only 1 of 2 knees was the server's") and mixed.endswith("their order ranks nothing.")
+    assert ": b." in mixed
+    # A row that never held has no knee: it counts neither way.
+    assert reading([row("a", [40.0], True), row("z", [], True)]).startswith("Every knee")
+    assert reading([row("z", [], True)]) == "No server held the SLO at any step: there is no knee to rank."
+    assert reading([row("a", [40.0], False)]).startswith("None of the 1 knees")

@@ -6,25 +6,27 @@ request waits until the queue's end (a moment set by the test), then answers.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pytest
 
-from labbench import capacity, options
+from labbench import BenchError, capacity, options
 from labbench.appclient import AppClient
 from labbench.capacitymodels import Step
 from tests.support.inprocess import serve_wsgi
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 
 pytestmark = pytest.mark.unit
 
 
-def queue_until(drained_at: float) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+def queue_until(drained_at: float) -> WSGIApplication:
     """An app whose every request waits in a queue that drains at ``drained_at`` (monotonic), then 50 ms of work."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -46,6 +48,46 @@ def test_the_step_waits_for_the_queue_to_drain() -> None:
         waited = capacity.settle(AppClient(url), "/", slo_p99_ms=200, timeout_s=10)
     # The first probe waits out the queue (1.5 s, over the SLO), the next two answer in 50 ms.
     assert waited is not None and 1.4 <= waited <= 4, waited
+
+
+def answering(slow_until: float, status: str = "200 OK", every_other: bool = False) -> WSGIApplication:
+    """An app that answers in 300 ms (over a 200 ms SLO) until ``slow_until``, then in 10 ms;
+    with ``every_other``, only every second request is slow before then."""
+    count = itertools.count()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        slow = time.monotonic() < slow_until and (not every_other or next(count) % 2 == 0)
+        time.sleep(0.3 if slow else 0.01)
+        start_response(status if slow else "200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return app
+
+
+def test_answers_over_the_slo_do_not_count_as_drained() -> None:
+    with serve_wsgi(answering(time.monotonic() + 1.5)) as url:
+        waited = capacity.settle(AppClient(url), "/", slo_p99_ms=200, timeout_s=10)
+    assert waited is not None and 1.5 <= waited <= 4, waited
+
+
+def test_one_fast_answer_between_slow_ones_is_not_enough() -> None:
+    # A free slot beside busy ones: the fast answers come one at a time until 1.5 s.
+    with serve_wsgi(answering(time.monotonic() + 1.5, every_other=True)) as url:
+        waited = capacity.settle(AppClient(url), "/", slo_p99_ms=200, timeout_s=10)
+    assert waited is not None and waited >= 1.5, waited
+
+
+def test_fast_errors_are_not_a_drained_server() -> None:
+    # Slow 200s would not count either; here the "slow" answers are quick 503s.
+    def overloaded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        ready = time.monotonic() >= drained_at
+        start_response("200 OK" if ready else "503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    drained_at = time.monotonic() + 1.5
+    with serve_wsgi(overloaded) as url:
+        waited = capacity.settle(AppClient(url), "/", slo_p99_ms=200, timeout_s=10)
+    assert waited is not None and waited >= 1.5, waited
 
 
 def test_a_server_that_stays_buried_is_said_so_within_the_timeout() -> None:
@@ -85,5 +127,12 @@ def test_a_knee_not_the_servers_says_what_set_it() -> None:
     assert capacity.knee_not_the_servers(broken_step("machine", 0.5)) == "machine bound, not the server's"
     unexplained = capacity.knee_not_the_servers(broken_step("unexplained", 0.85))
     # Queueing at 85 % of a CPU is the server's own; the note must not deny it, only say it is unproven.
-    assert "0.85 CPUs" in unexplained and "queueing" in unexplained and "not proven the server's" in unexplained
+    assert "at 0.85 CPUs" in unexplained and "queueing" in unexplained and "not proven the server's" in unexplained
     assert "CPUs" not in capacity.knee_not_the_servers(broken_step("unexplained", None))
+
+
+def test_a_budget_no_request_could_meet_is_refused_before_any_step() -> None:
+    plan = options.capacity_plan(options.resolve({"slo_p99_ms": 80.0, "scenarios": ["cpu", "io"]}, options.CAPACITY))
+    with pytest.raises(BenchError, match=r"--slo-p99-ms 80 is not above io's own work of 100 ms"):
+        capacity.check_slo(plan)
+    capacity.check_slo(options.capacity_plan(options.resolve({"slo_p99_ms": 150.0}, options.CAPACITY)))

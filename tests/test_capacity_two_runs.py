@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from labbench.bottleneck import SERVER_BOUND
 from labbench.report.format import fmt
 from labbench.results import Results
 from tests.support import ROOT
@@ -35,8 +34,7 @@ def knees(results: Results) -> dict[tuple[str, str], str]:
     shown = {}
     for entry in results.capacity:
         value = fmt(entry.capacity_rps)
-        own = entry.bottleneck in SERVER_BOUND and entry.capacity_rps is not None
-        shown[entry.server, entry.scenario] = f"**{value}**" if own else value
+        shown[entry.server, entry.scenario] = f"**{value}**" if entry.knee_is_the_servers else value
     return shown
 
 

@@ -4,7 +4,7 @@
     python docs/images/charts.py results/<run-id>       any other run (a folder or its results.json)
     python docs/images/charts.py --crossover            the crossover map docs/results.md shows
     python docs/images/charts.py --prefix capacity docs/images/<stamp>-capacity.json
-                                                        a capacity run's chart: capacity-io.svg
+                                                        a capacity run's charts: capacity-<scenario>.svg
 
 Each chart is exactly what ``report.html`` shows for that run (labbench.report
 draws it; this script only writes each one to its own SVG file), so the

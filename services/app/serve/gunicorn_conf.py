@@ -36,7 +36,7 @@ if (
 #: stdout with the policy on; gunicorn's own default, no access log, with it off.
 accesslog = "-" if policy.enabled_or_exit() else None
 
-#: gunicorn 25+ opens a control socket for gunicornc by default, under $HOME:
+#: gunicorn 25.1+ opens a control socket for gunicornc by default, under $HOME:
 #: the lab's read-only containers (home /nonexistent) made every start log
 #: "Control server error: [Errno 30] Read-only file system". The lab never
 #: uses it, and an idle socket is one thing less to trust.

@@ -152,33 +152,48 @@ def behind(step: Step) -> bool:
 
 
 def probe_path(scenario: str, plan: Plan) -> str:
-    """What :func:`settle` asks: the series' own request where the lab knows it, else ``/``."""
+    """What :func:`settle` asks: the series' own request (a GET), or ``/`` for ``mix``'s several."""
     found = SCENARIOS[scenario]
     return found.request(plan.io_ms, plan.cpu_ms) if found.kind in ("baseline", "io", "cpu", "mixed") else "/"
 
 
 def settle(client: AppClient, path: str, slo_p99_ms: float, timeout_s: float = SETTLE_TIMEOUT_S) -> float | None:
-    """Seconds until ``path`` was answered (any HTTP status) within the SLO
-    :data:`SETTLE_ANSWERS` times running; None if not within ``timeout_s``.
+    """Seconds until ``path`` was answered 200 within the SLO :data:`SETTLE_ANSWERS`
+    times running; None if not within ``timeout_s``.
 
     Locust stops its users at the end of a step, but a server that fell behind
     still holds the connections it accepted and serves each in turn, and an
     upstream call still runs. Measured before that queue has drained, the
-    next step measures the last one's overload: on 2026-12-01T203055Z,
-    ``flask-dev`` on ``upstream`` broke from 500 req/s down to 31.2 with a
-    p50 of 110 ms and a p99 near 500 ms, where ``io`` held 250.
+    next step measures the last one's overload. The likely case, on
+    2026-12-01T203055Z (whose host was also 68 to 99 % busy): ``flask-dev`` on
+    ``upstream``, buried at 500 req/s (p99 2.9 s), broke at every step down
+    to 31.2 req/s (p99 1.5 s, 1.0 s, 520 ms, 480 ms) with a p50 of 110 ms
+    or more; the full run, which waits, held 210.
     """
     start = time.monotonic()
     in_a_row = 0
     while (waited := time.monotonic() - start) < timeout_s:
         outcome = client.request(path, timeout=max(1.0, timeout_s - waited))
-        answered = outcome.result.isdigit() and outcome.seconds * 1000 <= slo_p99_ms
-        in_a_row = in_a_row + 1 if answered else 0
+        # A fast error (a 503 from an overloaded server) is no sign of a drained queue.
+        in_a_row = in_a_row + 1 if outcome.ok and outcome.seconds * 1000 <= slo_p99_ms else 0
         if in_a_row >= SETTLE_ANSWERS:
             return round(time.monotonic() - start, 2)
-        if not outcome.result.isdigit():
-            time.sleep(0.5)  # refused or reset: the server is restarting, not queueing
+        if not outcome.result.isdigit() and outcome.seconds < 1.0:
+            time.sleep(0.5)  # refused or reset at once: restarting, so no busy loop meanwhile
     return None
+
+
+def check_slo(plan: Plan) -> None:
+    """A p99 budget at or below a scenario's own work can never hold: say so before any step runs."""
+    assert plan.capacity is not None
+    budget = plan.capacity.slo_p99_ms
+    for scenario in plan.scenarios:
+        work = SCENARIOS[scenario].work_ms(plan.io_ms, plan.cpu_ms)
+        if budget is not None and work is not None and budget <= work:
+            raise BenchError(
+                f"--slo-p99-ms {budget:g} is not above {scenario}'s own work of {work} ms:"
+                " no request could meet it, so no step could hold"
+            )
 
 
 def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: Path) -> Step:
@@ -186,9 +201,10 @@ def run_step(series: Series, rate: float, plan: Plan, targets: Targets, folder: 
     users = users_for(rate, series.slo_p99_ms)
     raw = f"raw/{series.slug}__{rate:g}rps"
     head: dict[str, Any] = {"offered_rps": rate, "users": users, "started_at": now(), "raw": raw}
+    # Settled first: /usage queues behind what an earlier step left, as any request does.
+    head["settled_s"] = settle(targets.client(name), probe_path(series.scenario, plan), series.slo_p99_ms)
     if not targets.answers(name):
         return Step(**head, status="server-unavailable", error="did not answer /usage", broken=["server unavailable"])
-    head["settled_s"] = settle(targets.client(name), probe_path(series.scenario, plan), series.slo_p99_ms)
     scenario = SCENARIOS[series.scenario]
     assert plan.capacity is not None
     window = knee.window_s(rate, plan.duration_s, plan.capacity.min_samples)
@@ -258,13 +274,10 @@ def knee_not_the_servers(step: Step) -> str:
     """Why a broken step's knee is no measure of the server's limit, in words."""
     if step.bottleneck != "unexplained":
         return f"{step.bottleneck} bound, not the server's"
-    cpu = "" if step.server_cpu is None else f" (it used {step.server_cpu:.2f} CPUs)"
     # Queueing short of a full CPU is the server's own (a 110 ms p99 for 10 ms
     # of CPU breaks at about 85 % busy); a late request on a shared host is not.
-    return (
-        f"bound by neither the server's CPU{cpu} nor its slots, Locust or the host by the lab's rules:"
-        " queueing before the CPU is full, or this machine's noise; not proven the server's"
-    )
+    cpu = "" if step.server_cpu is None else f" at {step.server_cpu:.2f} CPUs"
+    return f"unexplained{cpu} (queueing short of a full CPU, or the machine's noise), not proven the server's"
 
 
 def summarize(series: Series, curve: list[Step], settings: CapacitySettings) -> Capacity:
@@ -277,7 +290,7 @@ def summarize(series: Series, curve: list[Step], settings: CapacitySettings) -> 
     if first_broken is not None and first_broken.bottleneck in NOT_THE_SERVER:
         why = knee_not_the_servers(first_broken)
         reason = (
-            f"the step that broke the SLO was {why}: the capacity is at least this"
+            f"a lower bound: the step past it was {why}"
             if found.capacity is not None
             else f"{found.reason}; that step was {why}"
         )
@@ -332,7 +345,7 @@ def _line(series: Series, step: Step) -> str:
     verdict = "holds" if step.holds else "breaks: " + "; ".join(step.broken)
     flag = " [behind schedule]" if step.behind else ""
     if step.status == "ok" and step.settled_s is None:
-        flag += f" [still queueing {SETTLE_TIMEOUT_S:g} s after the step before]"
+        flag += f" [not answering within the SLO {SETTLE_TIMEOUT_S:g} s after the step before]"
     where = f"{series.server.name} {series.scenario} r{series.repetition} {step.offered_rps:g} req/s"
     return f"{where}: {measured}; {verdict}{flag}"
 
@@ -355,6 +368,7 @@ def plan_series(plan: Plan, servers: list[matrix.Server], results: Results) -> l
 def start(plan: Plan, output: Path, native_mode: bool) -> tuple[Path, Results]:
     """A new capacity run of ``plan`` in a new folder under ``output``."""
     locustrun.locustfile()  # a missing locustfile is an error now, not in every step
+    check_slo(plan)
     access_log = metadata.access_log()
     try:
         servers = [matrix.get(name) for name in plan.servers]

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from labbench.bottleneck import SERVER_BOUND
 from labbench.model import Model
 
 
@@ -79,3 +80,9 @@ class Capacity(Model):
     memory_peak_bytes: int | None = None
     bottleneck: Bottleneck | None = None
     curve: list[Step] = Field(default_factory=list)
+
+    @property
+    def knee_is_the_servers(self) -> bool:
+        """Whether the capacity measures the server: its CPU or its slots were full past the knee.
+        Any other capacity is a lower bound on the machine it ran on."""
+        return self.capacity_rps is not None and self.bottleneck in SERVER_BOUND

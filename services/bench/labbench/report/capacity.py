@@ -18,7 +18,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from labbench.bottleneck import SERVER_BOUND
 from labbench.capacitymodels import Capacity
 from labbench.report.charts import CHART_STYLE, CHART_WIDTH, Chart, svg
 from labbench.report.format import DASH, INK, MUTED, UNKNOWN, first_seen, fmt, server_colours
@@ -39,6 +38,8 @@ class CapacityRow:
     bottleneck: str | None
     steps: int
     note: str | None
+    #: Whether every repetition's knee was the server's (Capacity.knee_is_the_servers).
+    own: bool = False
 
     @property
     def median(self) -> float | None:
@@ -82,26 +83,31 @@ def rows(results: Results, scenario: str) -> list[CapacityRow]:
                 bottleneck=classes.most_common(1)[0][0] if classes else None,
                 steps=sum(len(entry.curve) for entry in entries),
                 note=next((entry.reason for entry in entries if entry.reason), None),
+                own=all(entry.knee_is_the_servers for entry in entries),
             )
         )
     return sorted(found, key=lambda row: -(row.median or -1))
 
 
 def reading(ranked: list[CapacityRow]) -> str:
-    """How far the table's order is a ranking: only knees the server set measure it."""
+    """How far the table's order is a ranking: only knees the server set, in every repetition, measure it."""
     # A row without a capacity (the SLO broke at its lowest step) has no knee to rank.
     knees = [row for row in ranked if row.capacities]
-    own = [row.server for row in knees if row.bottleneck in SERVER_BOUND]
+    own = [row.server for row in knees if row.own]
+    why = "(its CPU or its slots full past it, in every repetition)"
+    if not knees:
+        return "No server held the SLO at any step: there is no knee to rank."
     if len(own) == len(knees):
-        return "Every knee here was the server's (its CPU or its slots full past it)."
+        return f"Every knee here was the server's {why}."
     if not own:
         return (
-            f"None of the {len(knees)} knees was the server's (its CPU or its slots full past it):"
-            " every capacity here is a lower bound on this machine, and their order ranks nothing."
+            f"None of the {len(knees)} knees was the server's {why}: every capacity here is a lower bound"
+            " on this machine, and their order ranks nothing."
         )
+    verb = "was" if len(own) == 1 else "were"
     return (
-        f"Only {len(own)} of {len(knees)} knees were the server's (its CPU or its slots full past it):"
-        f" {', '.join(own)}. The other capacities are lower bounds on this machine: their order ranks nothing."
+        f"Only {len(own)} of {len(knees)} knees {verb} the server's {why}: {', '.join(own)}."
+        " The other capacities are lower bounds on this machine: their order ranks nothing."
     )
 
 
