@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from labbench import native
+from labbench.bottleneck import host_busy, host_cpu_sample
 from labcore import matrix, protocol
 from tests.support import ARTIFACTS
 from tests.support.burst import burst
@@ -102,19 +103,30 @@ def test_a_request_in_flight_is_visible_to_the_next(running: tuple[matrix.Server
 
 CPU_N = 4
 CPU_MS = 500
+#: Other work on the machine, in cores on average, that leaves the processes no core to gain.
+OTHERS_BUSY = 0.5
 
 
 def test_cpu_work_gains_nothing_from_threads_or_greenlets(running: tuple[matrix.Server, str]) -> None:
     server, url = running
+    host_before = host_cpu_sample()
     result = burst(f"{url}/cpu?ms={CPU_MS}", CPU_N)
+    host = host_busy(host_before, host_cpu_sample())
     observed.setdefault(server.name, {})[f"/cpu {CPU_N}x{CPU_MS}ms seconds"] = round(result.seconds, 2)
     assert all(body["cpu_ms"] >= CPU_MS for body in result.bodies)
     serial = CPU_N * CPU_MS / 1000
     if not server.model.startswith("processes"):
         # One process, one GIL: the work is done one request at a time.
         assert result.seconds >= serial * 0.9, f"{server.name}: {result.seconds:.2f}s for {serial:.2f}s of CPU work"
-    elif server.model == "processes" and (os.cpu_count() or 1) >= 2:
+    elif server.model == "processes" and (cores := os.cpu_count() or 1) >= 2:
         # A request per process, and processes run on every core: ideally
         # half the serial time on two cores; the margin allows for a machine
-        # that is not entirely ours.
+        # that is not entirely ours. A machine whose other core someone else
+        # held leaves nothing to gain (CI, 2026-12-02: 2.06 s for 2.0 s of
+        # work): the CPU the machine spent besides this work says which.
+        others_s = None if host is None else host * cores * result.seconds - serial
+        if result.seconds > serial * 0.85 and others_s is not None and others_s > OTHERS_BUSY * result.seconds:
+            pytest.skip(
+                f"{server.name}: {result.seconds:.2f}s, but the machine spent {others_s:.1f} CPU-s on other work"
+            )
         assert result.seconds <= serial * 0.85, f"{server.name}: {result.seconds:.2f}s, no gain from processes"
