@@ -167,8 +167,8 @@ def settle(client: AppClient, path: str, slo_p99_ms: float, timeout_s: float = S
     next step measures the last one's overload. The likely case, on
     2026-12-01T203055Z (whose host was also 68 to 99 % busy): ``flask-dev`` on
     ``upstream``, buried at 500 req/s (p99 2.9 s), broke at every step down
-    to 31.2 req/s (p99 1.5 s, 1.0 s, 520 ms, 480 ms) with a p50 of 110 ms
-    or more; the full run, which waits, held 210.
+    to 31.2 req/s (p99 1.5 s, 1.0 s, 520 ms, 480 ms); the full run, which
+    waits, held 210.
     """
     start = time.monotonic()
     in_a_row = 0
