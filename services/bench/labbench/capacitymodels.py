@@ -54,9 +54,9 @@ class Step(Model):
     bottleneck: Bottleneck | None = None
     behind: bool = False
     #: Seconds waited before the step for the server to answer the series' own
-    #: request within the SLO twice running (labbench.capacity.settle); null
-    #: where it did not within 30 s (the step ran on a server still queueing)
-    #: or no step ran.
+    #: request with a 200 within the SLO twice running (labbench.capacity.settle);
+    #: null where it did not within 30 s (the step ran all the same), or in a
+    #: run made before the wait existed.
     settled_s: float | None = None
     #: Why the step breaks the SLO; empty where it holds.
     broken: list[str] = Field(default_factory=list)
