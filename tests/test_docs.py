@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -50,10 +51,12 @@ README = ROOT / "README.md"
 ARCHITECTURE = DOCS / "architecture.md"
 MODELS = DOCS / "models.md"
 RESULTS = DOCS / "results.md"
-#: The run docs/results.md shows; docs/images/charts.py draws its charts from it.
-RESULTS_RUN = DOCS / "images" / "2026-12-01T102246Z-results.json"
-#: The crossover run whose map docs/results.md shows (charts.py draws it too).
-CROSSOVER_RUN = DOCS / "images" / "2026-12-01T232653Z-crossover.json"
+#: docs/images/charts.py names the runs results.md shows (it draws their charts): one place for both.
+CHARTS = runpy.run_path(str(DOCS / "images" / "charts.py"))
+#: The full run docs/results.md shows.
+RESULTS_RUN: Path = CHARTS["RUN"]
+#: The crossover run whose map docs/results.md shows.
+CROSSOVER_RUN: Path = CHARTS["CROSSOVER"]
 CROSSOVER_SECTION = "## The crossover map"
 OWN_APP = DOCS / "own-app.md"
 #: flaskr (examples/flaskr) measured through Docker, as docs/own-app.md shows it.

@@ -150,9 +150,12 @@ LOAD_GENERATORS = [
 ]
 
 
+def test_locust_and_bench_are_load_generators() -> None:
+    assert {"locust", "bench"} <= set(LOAD_GENERATORS)
+
+
 @pytest.mark.parametrize("service", LOAD_GENERATORS)
 def test_the_load_generators_see_the_apps_folder_read_only_where_labcore_looks(service: str) -> None:
-    assert {"locust", "bench"} <= set(LOAD_GENERATORS)
     """LAB_APP_DIR's folder (the app image's default when unset) mounted at
     protocol.APP_MOUNT, and LAB_APP_DIR pointing there only when it is set."""
     spec = COMPOSE["services"][service]

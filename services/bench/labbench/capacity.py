@@ -154,7 +154,7 @@ def behind(step: Step) -> bool:
 def probe_path(scenario: str, plan: Plan) -> str:
     """What :func:`settle` asks: the series' own request (a GET), or ``/`` for ``mix``'s several."""
     found = SCENARIOS[scenario]
-    return found.request(plan.io_ms, plan.cpu_ms) if found.kind in ("baseline", "io", "cpu", "mixed") else "/"
+    return "/" if found.mix else found.request(plan.io_ms, plan.cpu_ms)
 
 
 def settle(client: AppClient, path: str, slo_p99_ms: float, timeout_s: float = SETTLE_TIMEOUT_S) -> float | None:
